@@ -1,0 +1,58 @@
+"""The Celery application. Beat runs this static schedule in UTC; every job it starts is a catch-up
+("everything due up to now"), so a missed or doubled tick is harmless."""
+
+import logging
+import os
+import time
+
+from celery import Celery, signals
+from celery.schedules import crontab
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "coworking.settings")
+
+app = Celery("coworking")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+app.conf.beat_schedule = {
+    "scheduler-heartbeat": {"task": "coworking.tasks.heartbeat", "schedule": 60.0},
+    "clear-expired-sessions": {
+        "task": "coworking.tasks.clear_expired_sessions",
+        "schedule": crontab(hour=3, minute=17),
+    },
+}
+
+task_logger = logging.getLogger("coworking.task")
+_started: dict[str, float] = {}
+
+
+@signals.setup_logging.connect
+def _use_django_logging(**kwargs):
+    # Keep Django's LOGGING (JSON on stdout) instead of Celery's own handlers.
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+
+
+@signals.task_prerun.connect
+def _task_started(task_id=None, task=None, **kwargs):
+    _started[task_id] = time.perf_counter()
+    task_logger.info("task started %s", task.name, extra={"task_id": task_id, "task": task.name})
+
+
+@signals.task_postrun.connect
+def _task_finished(task_id=None, task=None, state=None, **kwargs):
+    started = _started.pop(task_id, None)
+    task_logger.info(
+        "task finished %s %s",
+        task.name,
+        state,
+        extra={
+            "task_id": task_id,
+            "task": task.name,
+            "state": state,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
+        },
+    )

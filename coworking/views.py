@@ -1,0 +1,20 @@
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from coworking import health
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    database = health.check_database()
+    broker = health.check_broker()
+    ok = database["ok"] and broker["ok"]
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "database": database,
+        "broker": broker,
+        "scheduler": health.scheduler_status(),
+    }
+    return JsonResponse(body, status=200 if ok else 503)

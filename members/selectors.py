@@ -1,0 +1,18 @@
+from django.db.models import QuerySet
+
+from members.models import Member, Skill, User
+
+
+def member_for_user(*, user: User) -> Member:
+    return Member.objects.select_related("user").prefetch_related("skills").get(user=user)
+
+
+def managed_space_ids(*, user: User) -> set[int] | None:
+    """The ids of the spaces a staff user runs; None means every space (superusers)."""
+    if user.is_superuser:
+        return None
+    return set(user.manager_assignments.values_list("space_id", flat=True))
+
+
+def skill_suggestions(*, limit: int = 200) -> QuerySet[Skill]:
+    return Skill.objects.order_by("name")[:limit]

@@ -1,0 +1,111 @@
+from django.contrib import admin
+from django.db.models import Count
+from django.utils.translation import gettext_lazy as _
+
+from spaces.models import Closure, OpeningHours, Resource, Space, Zone
+
+
+class OpeningHoursInline(admin.TabularInline):
+    model = OpeningHours
+    extra = 0
+    max_num = 7
+
+
+class ClosureInline(admin.TabularInline):
+    model = Closure
+    extra = 0
+
+
+class ZoneInline(admin.TabularInline):
+    model = Zone
+    extra = 0
+
+
+class ResourceInline(admin.TabularInline):
+    model = Resource
+    extra = 0
+    fields = ["name", "zone", "kind", "capacity", "amenities", "position", "is_active"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # Offer only the zones of the space being edited.
+        if db_field.name == "zone":
+            space_id = request.resolver_match.kwargs.get("object_id")
+            kwargs["queryset"] = Zone.objects.filter(space_id=space_id) if space_id else Zone.objects.none()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Space)
+class SpaceAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "city",
+        "country",
+        "time_zone",
+        "vat_rate",
+        "resource_count",
+        "is_active",
+    ]
+    list_filter = ["country", "city", "is_active"]
+    search_fields = ["name", "city", "legal_name", "registration_number", "invoice_prefix"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [OpeningHoursInline, ClosureInline, ZoneInline, ResourceInline]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "is_active", "description", "photo", "email", "phone"]}),
+        (
+            _("Address"),
+            {"fields": ["street_address", "postal_code", "city", "country", "time_zone"]},
+        ),
+        (
+            _("Booking rules"),
+            {"fields": ["half_day_split", "booking_window_days", "cancellation_cutoff_hours"]},
+        ),
+        (
+            _("Invoicing"),
+            {
+                "fields": [
+                    "currency",
+                    "vat_rate",
+                    "invoice_prefix",
+                    "legal_name",
+                    "legal_form",
+                    "share_capital",
+                    "registration_number",
+                    "registry",
+                    "vat_number",
+                ]
+            },
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_resource_count=Count("resources"))
+
+    @admin.display(description=_("resources"), ordering="_resource_count")
+    def resource_count(self, obj):
+        return obj._resource_count
+
+
+@admin.register(Zone)
+class ZoneAdmin(admin.ModelAdmin):
+    list_display = ["name", "space", "position"]
+    list_filter = ["space"]
+    list_select_related = ["space"]
+    search_fields = ["name", "space__name"]
+
+
+@admin.register(Resource)
+class ResourceAdmin(admin.ModelAdmin):
+    list_display = ["name", "space", "zone", "kind", "capacity", "is_active"]
+    list_filter = ["space", "kind", "is_active"]
+    list_select_related = ["space", "zone"]
+    search_fields = ["name", "amenities", "space__name", "zone__name"]
+    autocomplete_fields = ["zone"]
+
+
+@admin.register(Closure)
+class ClosureAdmin(admin.ModelAdmin):
+    list_display = ["space", "start_date", "end_date", "reason"]
+    list_filter = ["space"]
+    list_select_related = ["space"]
+    search_fields = ["reason", "space__name"]
+    date_hierarchy = "start_date"

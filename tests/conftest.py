@@ -1,0 +1,40 @@
+import pytest
+from django.core.cache import cache
+
+from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    # Rate limits and cached pages live in the cache: every test starts from an empty one.
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def space(db):
+    return factories.SpaceFactory()
+
+
+@pytest.fixture
+def member_user(db):
+    return factories.UserFactory(member__display_name="Camille Martin")
+
+
+@pytest.fixture
+def member_client(client, member_user):
+    client.force_login(member_user)
+    return client
+
+
+@pytest.fixture
+def french(client):
+    client.cookies["django_language"] = "fr"
+    return client
+
+
+@pytest.fixture
+def english(client):
+    client.cookies["django_language"] = "en"
+    return client

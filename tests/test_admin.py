@@ -1,0 +1,77 @@
+"""Admin pages for a staff user: every registered model's list, add and change pages render."""
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from tests.factories import (
+    ClosureFactory,
+    ManagerAssignmentFactory,
+    ResourceFactory,
+    SkillFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin_client(client):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return client
+
+
+@pytest.fixture
+def one_of_each():
+    resource = ResourceFactory()
+    ClosureFactory(space=resource.space)
+    ManagerAssignmentFactory(space=resource.space)
+    SkillFactory(name="Photographie")
+    Group.objects.create(name="Accountants")
+
+
+def registered():
+    return [(model._meta.app_label, model._meta.model_name) for model in admin.site._registry]
+
+
+@pytest.mark.parametrize(("app", "model"), registered())
+def test_the_changelist_and_add_pages_render(admin_client, one_of_each, app, model):
+    assert admin_client.get(reverse(f"admin:{app}_{model}_changelist")).status_code == 200
+    assert admin_client.get(reverse(f"admin:{app}_{model}_changelist") + "?q=a").status_code == 200
+    assert admin_client.get(reverse(f"admin:{app}_{model}_add")).status_code == 200
+
+
+@pytest.mark.parametrize(("app", "model"), registered())
+def test_the_change_page_renders(admin_client, one_of_each, app, model):
+    instance = admin.site._registry[
+        next(m for m in admin.site._registry if m._meta.model_name == model and m._meta.app_label == app)
+    ].model.objects.first()
+    assert admin_client.get(reverse(f"admin:{app}_{model}_change", args=[instance.pk])).status_code == 200
+
+
+def test_the_space_page_edits_hours_and_resources_inline(admin_client, one_of_each):
+    from spaces.models import Space
+
+    space = Space.objects.first()
+    html = admin_client.get(reverse("admin:spaces_space_change", args=[space.pk])).content.decode()
+    assert "opening_hours-TOTAL_FORMS" in html
+    assert "resources-TOTAL_FORMS" in html
+    assert "closures-TOTAL_FORMS" in html
+
+
+def test_adding_a_user_in_the_admin_creates_their_member_profile(admin_client):
+    from members.models import Member, User
+
+    response = admin_client.post(
+        reverse("admin:members_user_add"),
+        {
+            "email": "new@example.com",
+            "password1": "a-long-passw0rd-x",
+            "password2": "a-long-passw0rd-x",
+            "manager_assignments-TOTAL_FORMS": "0",
+            "manager_assignments-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Member.objects.filter(user=User.objects.get(email="new@example.com")).exists()
