@@ -38,9 +38,10 @@ setup: $(STAMP)
 migrate: setup
 	$(PY) manage.py migrate --noinput
 
+run migrate bench: export DEBUG ?= 1
 run: migrate
 	$(PY) manage.py seed_demo
-	DEBUG=$${DEBUG:-1} $(PY) manage.py runall
+	$(PY) manage.py runall
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -48,9 +49,9 @@ test: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(PY) manage.py makemigrations --check --dry-run
+	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
 	$(BIN)/bandit -q -c pyproject.toml -r coworking spaces members bookings billing --severity-level high
-	$(BIN)/pip-audit --strict --progress-spinner off -r constraints.txt
+	scripts/audit.sh
 
 bench: migrate
 	$(PY) bench/run.py $(if $(B),--only $(B))

@@ -15,6 +15,7 @@ admin.site.site_title = _("Coworking")
 urlpatterns = [
     path("", space_views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("members.urls")),
     path("accounts/", include("allauth.urls")),

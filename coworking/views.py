@@ -1,4 +1,5 @@
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -18,3 +19,8 @@ def healthz(request):
         "scheduler": health.scheduler_status(),
     }
     return JsonResponse(body, status=200 if ok else 503)
+
+
+def favicon(request):
+    # Browsers ask for /favicon.ico whatever the page says; point them at the real icon.
+    return HttpResponsePermanentRedirect(static("favicon.svg"))

@@ -1,0 +1,28 @@
+"""Settings for the benchmarks: production-like (DEBUG off) without anything external to set up.
+
+The environment still wins for every variable, so DATABASE_URL or REDIS_URL select what is measured.
+"""
+
+import os
+
+# Production settings refuse to start without these; the values suit only a loopback server.
+os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-not-for-any-deployment-0123456789")
+os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
+os.environ.setdefault("DEBUG", "0")
+# wrk speaks plain HTTP to 127.0.0.1: a redirect to https would measure nothing but the redirect.
+os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
+os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
+os.environ.setdefault("ALLOW_CONSOLE_EMAIL", "1")
+# One JSON log line per request would make the benchmark measure stdout rather than Django.
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+from coworking.settings import *  # noqa: F403
+from coworking.settings import STORAGES as _STORAGES
+
+ROOT_URLCONF = "bench.urls"
+
+# The manifest storage needs `collectstatic` first; the floor serves no static files anyway.
+STORAGES = {
+    **_STORAGES,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
