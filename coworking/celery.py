@@ -16,6 +16,7 @@ app.autodiscover_tasks()
 
 app.conf.beat_schedule = {
     "scheduler-heartbeat": {"task": "coworking.tasks.heartbeat", "schedule": 60.0},
+    "booking-notifications-sweep": {"task": "bookings.sweep_notifications", "schedule": 300.0},
     "clear-expired-sessions": {
         "task": "coworking.tasks.clear_expired_sessions",
         "schedule": crontab(hour=3, minute=17),

@@ -230,7 +230,7 @@ STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 
 # Celery: Redis when configured, otherwise the kombu filesystem transport so that `make run` runs the
 # scheduled jobs with nothing but Python. Beat's schedule is static and in UTC (coworking/celery.py).
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL or "filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _queue_dir = VAR_DIR / "celery" / "queue"
     _control_dir = VAR_DIR / "celery" / "control"  # broadcast (pidbox) exchanges; defaults to the cwd

@@ -20,6 +20,7 @@ urlpatterns = [
     path("accounts/", include("members.urls")),
     path("accounts/", include("allauth.urls")),
     path("spaces/", include("spaces.urls")),
+    path("", include("bookings.urls")),
     path("admin/", admin.site.urls),
 ]
 

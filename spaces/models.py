@@ -218,6 +218,18 @@ class Resource(models.Model):
         blank=True,
         help_text=_("Comma-separated, e.g. screen, standing desk"),
     )
+    min_booking_minutes = models.PositiveSmallIntegerField(
+        _("minimum booking (minutes)"),
+        default=30,
+        validators=[MinValueValidator(30)],
+        help_text=_("Meeting rooms: the shortest booking allowed, in steps of 30 minutes."),
+    )
+    max_booking_minutes = models.PositiveSmallIntegerField(
+        _("maximum booking (minutes)"),
+        default=480,
+        validators=[MinValueValidator(30), MaxValueValidator(24 * 60)],
+        help_text=_("Meeting rooms: the longest booking allowed."),
+    )
     position = models.PositiveSmallIntegerField(_("position"), default=0)
     is_active = models.BooleanField(_("active"), default=True)
 
@@ -228,6 +240,10 @@ class Resource(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["space", "name"], name="resource_name_unique_per_space"),
             models.CheckConstraint(condition=Q(capacity__gte=1), name="resource_capacity_positive"),
+            models.CheckConstraint(
+                condition=Q(min_booking_minutes__lte=F("max_booking_minutes")),
+                name="resource_booking_minimum_below_maximum",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -236,6 +252,13 @@ class Resource(models.Model):
     def clean(self) -> None:
         if self.zone_id and self.space_id and self.zone.space_id != self.space_id:
             raise ValidationError({"zone": _("This zone belongs to another space.")})
+        if self.min_booking_minutes and self.max_booking_minutes:
+            if self.min_booking_minutes > self.max_booking_minutes:
+                raise ValidationError(
+                    {"max_booking_minutes": _("The maximum must not be below the minimum.")}
+                )
+            if self.min_booking_minutes % 30 or self.max_booking_minutes % 30:
+                raise ValidationError(_("Booking durations are counted in steps of 30 minutes."))
 
     @property
     def amenity_list(self) -> list[str]:
@@ -243,4 +266,12 @@ class Resource(models.Model):
 
     @property
     def is_desk(self) -> bool:
-        return self.kind in {ResourceKind.HOT_DESK, ResourceKind.DEDICATED_DESK}
+        return self.kind in DESK_KINDS
+
+    @property
+    def is_room(self) -> bool:
+        return not self.is_desk
+
+
+# Desks are booked by the day or half day; every other kind by the half hour.
+DESK_KINDS = frozenset({ResourceKind.HOT_DESK, ResourceKind.DEDICATED_DESK})

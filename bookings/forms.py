@@ -1,0 +1,67 @@
+from datetime import date, time
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from bookings.models import DayPart
+
+
+class DayForm(forms.Form):
+    date = forms.DateField(label=_("Day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class ChoiceForm(forms.Form):
+    """One button of the availability grid: `desk:<resource>:<part>`, `zone:<zone>:<part>` or
+    `room:<resource>:<HH:MM>-<HH:MM>`, for the day in `date`."""
+
+    date = forms.DateField()
+    choice = forms.RegexField(regex=r"^(desk|zone|room):\d{1,12}:[\w:-]{1,20}$", max_length=40)
+
+    def clean(self):
+        cleaned = super().clean()
+        choice = cleaned.get("choice")
+        if not choice:
+            return cleaned
+        kind, raw_id, rest = choice.split(":", 2)
+        cleaned["kind"], cleaned["target_id"] = kind, int(raw_id)
+        if kind in {"desk", "zone"}:
+            if rest not in {DayPart.FULL_DAY, DayPart.MORNING, DayPart.AFTERNOON}:
+                raise forms.ValidationError(_("This request is not valid."))
+            cleaned["part"] = rest
+        else:
+            try:
+                start, end = (time.fromisoformat(value) for value in rest.split("-", 1))
+            except ValueError:
+                raise forms.ValidationError(_("This request is not valid.")) from None
+            cleaned["start_time"], cleaned["end_time"] = start, end
+        return cleaned
+
+
+class RoomBookingForm(forms.Form):
+    date = forms.DateField(label=_("Day"), widget=forms.DateInput(attrs={"type": "date"}))
+    start_time = forms.TimeField(
+        label=_("From"), widget=forms.TimeInput(attrs={"type": "time", "step": 1800})
+    )
+    end_time = forms.TimeField(label=_("To"), widget=forms.TimeInput(attrs={"type": "time", "step": 1800}))
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start_time"), cleaned.get("end_time")
+        if start and end and end <= start and end != time(0):
+            raise forms.ValidationError(_("The end must be after the start."))
+        return cleaned
+
+
+class ManagerCancelForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason (sent to the member)"), max_length=300, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+def parse_day(value: str | None, default: date) -> date | None:
+    if not value:
+        return default
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None

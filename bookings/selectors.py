@@ -1,0 +1,205 @@
+"""Reads on bookings: the availability of a space for a day and a member's bookings. Each runs a fixed
+number of queries, whatever the number of resources or bookings."""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import QuerySet
+
+from bookings.models import Booking, BookingStatus
+from spaces import localtime
+from spaces.models import Closure, OpeningHours, Resource, ResourceKind, Space
+
+FREE, TAKEN, PAST, CLOSED = "free", "taken", "past", "closed"
+
+
+@dataclass
+class Cell:
+    state: str
+    booking_id: int | None = None
+    member_id: int | None = None
+
+
+@dataclass
+class DeskRow:
+    resource: Resource
+    morning: Cell
+    afternoon: Cell
+
+    @property
+    def full_day_free(self) -> bool:
+        return self.morning.state == FREE and self.afternoon.state == FREE
+
+
+@dataclass
+class RoomSlot:
+    start: time
+    end: time
+    cell: Cell
+
+
+@dataclass
+class RoomRow:
+    resource: Resource
+    slots: list[RoomSlot]
+
+
+@dataclass
+class ZoneDay:
+    zone_id: int
+    name: str
+    desks: list[DeskRow] = field(default_factory=list)
+    rooms: list[RoomRow] = field(default_factory=list)
+
+    @property
+    def free_hot_desks(self) -> int:
+        return sum(
+            1 for row in self.desks if row.resource.kind == ResourceKind.HOT_DESK and row.full_day_free
+        )
+
+
+@dataclass
+class DayAvailability:
+    space: Space
+    day: date
+    today: date
+    last_day: date
+    opens: time | None
+    closes: time | None
+    closure_reason: str | None
+    zones: list[ZoneDay]
+
+    @property
+    def is_open(self) -> bool:
+        return self.opens is not None and self.closure_reason is None
+
+    @property
+    def is_bookable_day(self) -> bool:
+        return self.is_open and self.today <= self.day <= self.last_day
+
+    @property
+    def previous_day(self) -> date | None:
+        return self.day - timedelta(days=1) if self.day > self.today else None
+
+    @property
+    def next_day(self) -> date | None:
+        return self.day + timedelta(days=1) if self.day < self.last_day else None
+
+
+def _state(start: datetime, end: datetime, now: datetime, bookings: list[Booking]) -> Cell:
+    for booking in bookings:
+        if booking.start < end and booking.end > start:
+            return Cell(TAKEN, booking.pk, booking.member_id)
+    if end <= now:
+        return Cell(PAST)
+    return Cell(FREE)
+
+
+def availability_for_day(*, space: Space, day: date, now: datetime) -> DayAvailability:
+    """Every active resource of the space, grouped by zone, with its state for the day (five queries)."""
+    tz = space.tz
+    today = localtime.local_date(now, tz)
+    hours = OpeningHours.objects.filter(space=space, weekday=day.weekday()).first()
+    closure = Closure.objects.filter(space=space, start_date__lte=day, end_date__gte=day).first()
+    availability = DayAvailability(
+        space=space,
+        day=day,
+        today=today,
+        last_day=today + timedelta(days=space.booking_window_days),
+        opens=hours.opens if hours else None,
+        closes=hours.closes if hours else None,
+        closure_reason=(closure.reason or "") if closure else None,
+        zones=[],
+    )
+    resources = list(
+        Resource.objects.filter(space=space, is_active=True)
+        .select_related("zone")
+        .order_by("zone__position", "zone__name", "position", "name")
+    )
+    bounds = space.day_bounds(day)
+    by_resource: dict[int, list[Booking]] = {}
+    for booking in (
+        Booking.objects.filter(space=space, status=BookingStatus.CONFIRMED)
+        .overlapping(bounds.start, bounds.end)
+        .only("pk", "resource_id", "member_id", "start", "end")
+    ):
+        by_resource.setdefault(booking.resource_id, []).append(booking)
+
+    morning, afternoon = space.half_day_bounds(day)
+    window = localtime.opening_window(day, tz, hours.opens, hours.closes) if availability.is_open else None
+    room_slots = _room_slots(day, tz, window) if window else []
+    zones: dict[int, ZoneDay] = {}
+    for resource in resources:
+        zone = zones.get(resource.zone_id)
+        if zone is None:
+            zone = zones[resource.zone_id] = ZoneDay(resource.zone_id, resource.zone.name)
+        held = by_resource.get(resource.pk, [])
+        if resource.is_desk:
+            if availability.is_open:
+                row = DeskRow(
+                    resource,
+                    _state(morning.start, morning.end, now, held),
+                    _state(afternoon.start, afternoon.end, now, held),
+                )
+            else:
+                row = DeskRow(resource, Cell(CLOSED), Cell(CLOSED))
+            zone.desks.append(row)
+        else:
+            zone.rooms.append(
+                RoomRow(
+                    resource,
+                    [
+                        RoomSlot(
+                            start.astimezone(tz).time(),
+                            end.astimezone(tz).time(),
+                            _state(start, end, now, held),
+                        )
+                        for start, end in room_slots
+                    ],
+                )
+            )
+    availability.zones = list(zones.values())
+    return availability
+
+
+def _room_slots(day: date, tz, window: localtime.Interval) -> list[tuple[datetime, datetime]]:
+    """Hourly slots from the opening time (a last, shorter one if the space closes on a half hour)."""
+    slots = []
+    start = window.start
+    while start < window.end:
+        end = min(start + timedelta(hours=1), window.end)
+        slots.append((start, end))
+        start = end
+    return slots
+
+
+def member_bookings(*, member_id: int) -> QuerySet[Booking]:
+    return Booking.objects.filter(member_id=member_id).select_related("resource", "space")
+
+
+def upcoming_bookings(*, member_id: int, now: datetime) -> QuerySet[Booking]:
+    return (
+        member_bookings(member_id=member_id)
+        .filter(status=BookingStatus.CONFIRMED, end__gt=now)
+        .order_by("start")
+    )
+
+
+def past_bookings(*, member_id: int, now: datetime) -> QuerySet[Booking]:
+    """Finished or cancelled bookings, newest first."""
+    from django.db.models import Q
+
+    return (
+        member_bookings(member_id=member_id)
+        .filter(Q(end__lte=now) | Q(status=BookingStatus.CANCELLED))
+        .order_by("-start")
+    )
+
+
+def member_booking_ids_on(*, member_id: int, space: Space, day: date) -> set[int]:
+    bounds = space.day_bounds(day)
+    return set(
+        Booking.objects.filter(member_id=member_id, space=space, status=BookingStatus.CONFIRMED)
+        .overlapping(bounds.start, bounds.end)
+        .values_list("pk", flat=True)
+    )

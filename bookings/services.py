@@ -1,0 +1,247 @@
+"""Writes on bookings: create and cancel. Every rule lives here, so that pages, the API and the admin
+refuse the same things with the same messages."""
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db import IntegrityError, transaction
+
+from bookings import entitlements
+from bookings.availability_cache import bump_availability_version
+from bookings.errors import BookingError
+from bookings.models import Booking, BookingStatus, DayPart
+from members import selectors as member_selectors
+from members.models import User
+from spaces import localtime
+from spaces import selectors as space_selectors
+from spaces.models import Resource, ResourceKind
+
+logger = logging.getLogger(__name__)
+DESK_PARTS = (DayPart.FULL_DAY, DayPart.MORNING, DayPart.AFTERNOON)
+# PostgreSQL's exclusion constraints (migration 0002) name the invariant a concurrent insert broke.
+CONSTRAINT_CODES = {
+    "booking_no_overlap_per_resource": "slot_taken",
+    "booking_member_one_desk_at_a_time": "member_has_desk",
+}
+
+
+@dataclass(frozen=True)
+class Slot:
+    """What a booking request asks for, resolved to instants at the space."""
+
+    resource: Resource
+    day: date
+    part: str
+    start: datetime
+    end: datetime
+
+
+def desk_slot(*, resource: Resource, day: date, part: str) -> Slot:
+    if not resource.is_desk or part not in DESK_PARTS:
+        raise BookingError("wrong_part")
+    space = resource.space
+    if part == DayPart.FULL_DAY:
+        bounds = space.day_bounds(day)
+    else:
+        morning, afternoon = space.half_day_bounds(day)
+        bounds = morning if part == DayPart.MORNING else afternoon
+    return Slot(resource, day, part, bounds.start, bounds.end)
+
+
+def room_slot(*, resource: Resource, day: date, start_time: time, end_time: time) -> Slot:
+    if resource.is_desk:
+        raise BookingError("wrong_part")
+    for moment in (start_time, end_time):
+        if moment.minute not in (0, 30) or moment.second or moment.microsecond:
+            raise BookingError("misaligned")
+    tz = resource.space.tz
+    try:
+        start = localtime.local_instant(day, start_time, tz)
+        # 24:00 is written 00:00: a booking that ends at midnight ends on the next day.
+        end_day = day + timedelta(days=1) if end_time == time(0) else day
+        end = localtime.local_instant(end_day, end_time, tz)
+    except localtime.NonExistentLocalTime as exc:
+        raise BookingError("nonexistent_local_time", time=exc.at.strftime("%H:%M")) from None
+    if end <= start:
+        raise BookingError("invalid")
+    return Slot(resource, day, DayPart.SLOT, start, end)
+
+
+def slot_between(*, resource: Resource, start: datetime, end: datetime) -> Slot:
+    """A slot from two instants (the API's "start + end" form), checked against the same rules."""
+    if start.tzinfo is None or end.tzinfo is None or end <= start:
+        raise BookingError("invalid")
+    tz = resource.space.tz
+    local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+    day = local_start.date()
+    if resource.is_room:
+        return room_slot(resource=resource, day=day, start_time=local_start.time(), end_time=local_end.time())
+    for part in DESK_PARTS:
+        slot = desk_slot(resource=resource, day=day, part=part)
+        if slot.start == start and slot.end == end:
+            return slot
+    raise BookingError("wrong_part")
+
+
+def _check_rules(slot: Slot, *, now: datetime) -> None:
+    resource, space = slot.resource, slot.resource.space
+    if not (resource.is_active and space.is_active):
+        raise BookingError("resource_unavailable")
+    today = localtime.local_date(now, space.tz)
+    if slot.day < today or slot.end <= now:
+        raise BookingError("in_past")
+    if slot.day > today + timedelta(days=space.booking_window_days):
+        raise BookingError("beyond_window", days=space.booking_window_days)
+    window = space_selectors.opening_window_on(space, slot.day)
+    if window is None:
+        raise BookingError("closed")
+    if resource.is_room:
+        if slot.start < now:
+            raise BookingError("in_past")
+        if slot.start < window.start or slot.end > window.end:
+            hours = f"{window.start.astimezone(space.tz):%H:%M}-{window.end.astimezone(space.tz):%H:%M}"
+            raise BookingError("outside_opening_hours", hours=hours)
+        minutes = (slot.end - slot.start).total_seconds() / 60
+        if minutes < resource.min_booking_minutes:
+            raise BookingError("too_short", minutes=resource.min_booking_minutes)
+        if minutes > resource.max_booking_minutes:
+            raise BookingError("too_long", minutes=resource.max_booking_minutes)
+
+
+def booking_create(*, member: User, slot: Slot, now: datetime, booked_by: User | None = None) -> Booking:
+    """Book a slot for a member, or raise BookingError. Safe under concurrency on both databases."""
+    _check_rules(slot, now=now)
+    entitlements.check(
+        member=member_selectors.member_for_user(user=member),
+        resource=slot.resource,
+        start=slot.start,
+        end=slot.end,
+    )
+    try:
+        # On SQLite, atomic() starts an IMMEDIATE transaction: the checks below and the insert run
+        # while holding the write lock, so no other booking can slip in between. On PostgreSQL the
+        # checks only give the friendly message; the exclusion constraints decide races.
+        with transaction.atomic():
+            overlapping = Booking.objects.active().overlapping(slot.start, slot.end)
+            if overlapping.filter(resource=slot.resource).exists():
+                raise BookingError("slot_taken")
+            if slot.resource.is_desk and overlapping.filter(member=member, is_desk=True).exists():
+                raise BookingError("member_has_desk")
+            booking = Booking.objects.create(
+                resource=slot.resource,
+                space=slot.resource.space,
+                member=member,
+                start=slot.start,
+                end=slot.end,
+                local_date=slot.day,
+                part=slot.part,
+                is_desk=slot.resource.is_desk,
+                booked_by=booked_by,
+            )
+            _after_commit(booking, notify="confirmation")
+    except IntegrityError as exc:
+        for constraint, code in CONSTRAINT_CODES.items():
+            if constraint in str(exc):
+                raise BookingError(code) from None
+        raise
+    logger.info("booking created", extra={"booking_id": booking.pk, "resource_id": slot.resource.pk})
+    return booking
+
+
+def booking_create_any_desk(*, member: User, zone, day: date, part: str, now: datetime) -> Booking:
+    """Book the first free desk of a zone; a desk taken meanwhile just moves on to the next one."""
+    # Dedicated desks are assigned to someone: "any desk" means any hot desk.
+    desks = list(
+        Resource.objects.filter(zone=zone, is_active=True, kind=ResourceKind.HOT_DESK)
+        .select_related("space")
+        .order_by("position", "name")
+    )
+    if not desks:
+        raise BookingError("no_free_desk")
+    first = desk_slot(resource=desks[0], day=day, part=part)
+    taken = set(
+        Booking.objects.active()
+        .overlapping(first.start, first.end)
+        .filter(resource__in=desks)
+        .values_list("resource_id", flat=True)
+    )
+    for desk in desks:
+        if desk.pk in taken:
+            continue
+        try:
+            return booking_create(member=member, slot=desk_slot(resource=desk, day=day, part=part), now=now)
+        except BookingError as error:
+            if error.code != "slot_taken":
+                raise
+    raise BookingError("no_free_desk")
+
+
+def _cutoff(booking: Booking) -> datetime:
+    return booking.start - timedelta(hours=booking.space.cancellation_cutoff_hours)
+
+
+def can_cancel(booking: Booking, *, now: datetime) -> bool:
+    return booking.is_active and now <= _cutoff(booking)
+
+
+def booking_cancel(*, booking: Booking, by: User, now: datetime, reason: str = "") -> Booking:
+    """Cancel a booking: by its member until the space's cut-off, or by a manager of its space with a
+    reason the member receives. The booking stays in history; its slot is free again at once."""
+    is_owner = booking.member_id == by.pk
+    managed = member_selectors.managed_space_ids(user=by) if by.is_staff else set()
+    as_manager = by.is_staff and (managed is None or booking.space_id in managed)
+    if not (is_owner or as_manager):
+        raise BookingError("not_found")
+    if not booking.is_active:
+        raise BookingError("already_cancelled")
+    if as_manager and not is_owner:
+        reason = " ".join(reason.split())
+        if not reason:
+            raise BookingError("reason_required")
+        if booking.end <= now:
+            raise BookingError("in_past")
+    elif not can_cancel(booking, now=now):
+        raise BookingError("cancellation_closed", hours=booking.space.cancellation_cutoff_hours)
+    with transaction.atomic():
+        # Claimed with a conditional update: of two simultaneous cancellations exactly one wins.
+        updated = Booking.objects.filter(pk=booking.pk, status=BookingStatus.CONFIRMED).update(
+            status=BookingStatus.CANCELLED,
+            cancelled_at=now,
+            cancelled_by=by,
+            cancellation_reason=reason[:300],
+            cancellation_notice_pending=True,
+        )
+        if updated != 1:
+            raise BookingError("already_cancelled")
+        booking.refresh_from_db()
+        _after_commit(booking, notify="cancellation")
+    logger.info(
+        "booking cancelled", extra={"booking_id": booking.pk, "by_manager": as_manager and not is_owner}
+    )
+    return booking
+
+
+def _after_commit(booking: Booking, *, notify: str) -> None:
+    from bookings import tasks
+
+    space_id, booking_id = booking.space_id, booking.pk
+    transaction.on_commit(lambda: bump_availability_version(space_id))
+    task = tasks.send_booking_confirmation if notify == "confirmation" else tasks.send_cancellation_notice
+    # The pending flag is already stored with the booking: if the broker is down, the sweep sends it.
+    transaction.on_commit(lambda: tasks.enqueue(task, booking_id))
+
+
+def calendar_feed_token(*, member: User, regenerate: bool = False) -> str:
+    """The secret token of a member's calendar feed; regenerating it cuts off every old subscription."""
+    import secrets
+
+    from bookings.models import CalendarFeed
+
+    feed, created = CalendarFeed.objects.get_or_create(
+        member=member, defaults={"token": secrets.token_urlsafe(32)}
+    )
+    if regenerate and not created:
+        feed.token = secrets.token_urlsafe(32)
+        feed.save(update_fields=["token"])
+    return feed.token

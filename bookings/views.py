@@ -1,0 +1,263 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from bookings import ical, selectors, services
+from bookings.availability_cache import availability_version
+from bookings.errors import BookingError
+from bookings.forms import ChoiceForm, RoomBookingForm, parse_day
+from bookings.models import Booking, CalendarFeed
+from spaces import localtime
+from spaces import selectors as space_selectors
+from spaces.models import Resource, Zone
+
+GRID_TIMEOUT = 600
+
+
+def _space_or_404(slug: str):
+    space = space_selectors.active_spaces().filter(slug=slug).first()
+    if space is None:
+        raise Http404
+    return space
+
+
+def _grid_html(space, day, now) -> str:
+    """The availability grid as nobody in particular sees it, cached under the space's version token.
+
+    Today's grid also depends on the half hour (slots become past), so that is part of the key.
+    """
+    language = translation.get_language()
+    today = localtime.local_date(now, space.tz)
+    bucket = int(now.timestamp() // 1800) if day == today else 0
+    key = (
+        f"availability:grid:{space.pk}:{availability_version(space.pk)}:{day.isoformat()}:{language}:{bucket}"
+    )
+    html = cache.get(key)
+    if html is None:
+        availability = selectors.availability_for_day(space=space, day=day, now=now)
+        html = render_to_string("bookings/_grid.html", {"availability": availability, "space": space})
+        cache.set(key, html, GRID_TIMEOUT)
+    return html
+
+
+def _mark_own(html: str, booking_ids: set[int]) -> str:
+    """Turn the signed-in member's taken cells into "yours" (the cached grid is the same for everyone)."""
+    taken, yours = _("Taken"), _("Yours")
+    for booking_id in booking_ids:
+        html = html.replace(
+            f'class="cell taken" data-booking="{booking_id}"><span class="state">{taken}</span>',
+            f'class="cell yours" data-booking="{booking_id}"><span class="state">{yours}</span>',
+        )
+    return html
+
+
+@require_GET
+def availability(request, slug: str):
+    space = _space_or_404(slug)
+    now = timezone.now()
+    today = localtime.local_date(now, space.tz)
+    last_day = today + timezone.timedelta(days=space.booking_window_days)
+    day = parse_day(request.GET.get("date"), today)
+    if day is None:
+        messages.error(request, _("This date is not valid."))
+        day = today
+    elif day < today:
+        messages.info(request, _("Past days cannot be booked: here is today."))
+        day = today
+    elif day > last_day:
+        messages.info(
+            request,
+            _("Bookings open %(days)s days ahead: here is the last day you can book.")
+            % {"days": space.booking_window_days},
+        )
+        day = last_day
+    grid = _grid_html(space, day, now)
+    if request.user.is_authenticated:
+        grid = _mark_own(
+            grid, selectors.member_booking_ids_on(member_id=request.user.pk, space=space, day=day)
+        )
+    context = {
+        "space": space,
+        "day": day,
+        "today": today,
+        "last_day": last_day,
+        "grid": mark_safe(grid),  # noqa: S308
+        "previous_day": day - timezone.timedelta(days=1) if day > today else None,
+        "next_day": day + timezone.timedelta(days=1) if day < last_day else None,
+    }
+    template = "bookings/_availability.html" if request.htmx else "bookings/availability.html"
+    return render(request, template, context)
+
+
+def _availability_url(space, day) -> str:
+    return f"{reverse('bookings:availability', kwargs={'slug': space.slug})}?date={day.isoformat()}"
+
+
+def _success_message(booking: Booking) -> str:
+    when = date_format(booking.local_date, "DATE_FORMAT")
+    if booking.part == "slot":
+        tz = booking.space.tz
+        when += f" {booking.start.astimezone(tz):%H:%M}-{booking.end.astimezone(tz):%H:%M}"
+    else:
+        when += " (" + str(booking.get_part_display()).lower() + ")"
+    return _("Booked: %(resource)s, %(when)s. A confirmation e-mail is on its way.") % {
+        "resource": booking.resource.name,
+        "when": when,
+    }
+
+
+@login_required
+@require_POST
+def book(request, slug: str):
+    space = _space_or_404(slug)
+    form = ChoiceForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("This request is not valid."))
+        return redirect(
+            _availability_url(
+                space,
+                parse_day(request.POST.get("date"), None) or localtime.local_date(timezone.now(), space.tz),
+            )
+        )
+    data, now = form.cleaned_data, timezone.now()
+    try:
+        if data["kind"] == "zone":
+            zone = get_object_or_404(Zone, pk=data["target_id"], space=space)
+            booking = services.booking_create_any_desk(
+                member=request.user, zone=zone, day=data["date"], part=data["part"], now=now
+            )
+        else:
+            resource = get_object_or_404(
+                Resource.objects.select_related("space"), pk=data["target_id"], space=space
+            )
+            if data["kind"] == "desk":
+                slot = services.desk_slot(resource=resource, day=data["date"], part=data["part"])
+            else:
+                slot = services.room_slot(
+                    resource=resource,
+                    day=data["date"],
+                    start_time=data["start_time"],
+                    end_time=data["end_time"],
+                )
+            booking = services.booking_create(member=request.user, slot=slot, now=now)
+    except BookingError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _success_message(booking))
+    return redirect(_availability_url(space, data["date"]))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def book_room(request, slug: str, resource_id: int):
+    space = _space_or_404(slug)
+    room = get_object_or_404(
+        Resource.objects.select_related("space"), pk=resource_id, space=space, is_active=True
+    )
+    if room.is_desk:
+        raise Http404
+    today = localtime.local_date(timezone.now(), space.tz)
+    initial = {"date": parse_day(request.GET.get("date"), today) or today}
+    form = RoomBookingForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            slot = services.room_slot(
+                resource=room, day=data["date"], start_time=data["start_time"], end_time=data["end_time"]
+            )
+            booking = services.booking_create(member=request.user, slot=slot, now=timezone.now())
+        except BookingError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _success_message(booking))
+            return redirect(_availability_url(space, data["date"]))
+    return render(request, "bookings/book_room.html", {"space": space, "room": room, "form": form})
+
+
+@login_required
+@require_GET
+def my_bookings(request):
+    now = timezone.now()
+    upcoming = list(selectors.upcoming_bookings(member_id=request.user.pk, now=now)[:200])
+    for booking in upcoming:
+        booking.cancellable = services.can_cancel(booking, now=now)
+    past = Paginator(selectors.past_bookings(member_id=request.user.pk, now=now), 20).get_page(
+        request.GET.get("page")
+    )
+    feed = CalendarFeed.objects.filter(member=request.user).first()
+    feed_url = request.build_absolute_uri(reverse("bookings:feed", args=[feed.token])) if feed else None
+    return render(
+        request, "bookings/my_bookings.html", {"upcoming": upcoming, "past": past, "feed_url": feed_url}
+    )
+
+
+def _own_booking(request, booking_id: int) -> Booking:
+    # Another member's booking does not exist for this member: 404, never 403.
+    return get_object_or_404(
+        Booking.objects.select_related("space", "resource"), pk=booking_id, member=request.user
+    )
+
+
+@login_required
+@require_POST
+def cancel(request, booking_id: int):
+    booking = _own_booking(request, booking_id)
+    try:
+        services.booking_cancel(booking=booking, by=request.user, now=timezone.now())
+    except BookingError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("Your booking is cancelled; the slot is free again."))
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("bookings:mine")
+    return redirect(target)
+
+
+@login_required
+@require_GET
+def booking_ics(request, booking_id: int):
+    booking = _own_booking(request, booking_id)
+    response = HttpResponse(
+        ical.calendar_for([booking], name=booking.space.name), content_type="text/calendar; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="booking-{booking.pk}.ics"'
+    return response
+
+
+@require_GET
+def feed(request, token: str):
+    calendar = CalendarFeed.objects.filter(token=token).select_related("member").first()
+    if calendar is None or not calendar.member.is_active:
+        raise Http404
+    since = timezone.now() - timezone.timedelta(days=90)
+    bookings = (
+        selectors.member_bookings(member_id=calendar.member_id).filter(end__gte=since).order_by("start")[:500]
+    )
+    response = HttpResponse(
+        ical.calendar_for(bookings, name=_("My coworking bookings")),
+        content_type="text/calendar; charset=utf-8",
+    )
+    response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+@login_required
+@require_POST
+def regenerate_feed(request):
+    exists = CalendarFeed.objects.filter(member=request.user).exists()
+    services.calendar_feed_token(member=request.user, regenerate=True)
+    if exists:
+        messages.success(request, _("Your calendar link has been replaced: the old one no longer works."))
+    return redirect("bookings:mine")
