@@ -2,7 +2,7 @@
 number of queries, whatever the number of resources or bookings."""
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db.models import QuerySet
 
@@ -165,9 +165,9 @@ def availability_for_day(*, space: Space, day: date, now: datetime) -> DayAvaila
 def _room_slots(day: date, tz, window: localtime.Interval) -> list[tuple[datetime, datetime]]:
     """Hourly slots from the opening time (a last, shorter one if the space closes on a half hour)."""
     slots = []
-    start = window.start
-    while start < window.end:
-        end = min(start + timedelta(hours=1), window.end)
+    start, close = window.start.astimezone(UTC), window.end.astimezone(UTC)  # real hours, even on DST days
+    while start < close:
+        end = min(start + timedelta(hours=1), close)
         slots.append((start, end))
         start = end
     return slots

@@ -3,7 +3,7 @@ refuse the same things with the same messages."""
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import IntegrityError, transaction
 
@@ -28,13 +28,18 @@ CONSTRAINT_CODES = {
 
 @dataclass(frozen=True)
 class Slot:
-    """What a booking request asks for, resolved to instants at the space."""
+    """What a booking request asks for, resolved to instants (in UTC: arithmetic on datetimes that share
+    a local zone is wall-clock arithmetic in Python, which is wrong across a DST change)."""
 
     resource: Resource
     day: date
     part: str
     start: datetime
     end: datetime
+
+    def __post_init__(self):
+        object.__setattr__(self, "start", self.start.astimezone(UTC))
+        object.__setattr__(self, "end", self.end.astimezone(UTC))
 
 
 def desk_slot(*, resource: Resource, day: date, part: str) -> Slot:
@@ -99,7 +104,7 @@ def _check_rules(slot: Slot, *, now: datetime) -> None:
     if resource.is_room:
         if slot.start < now:
             raise BookingError("in_past")
-        if slot.start < window.start or slot.end > window.end:
+        if slot.start < window.start.astimezone(UTC) or slot.end > window.end.astimezone(UTC):
             hours = f"{window.start.astimezone(space.tz):%H:%M}-{window.end.astimezone(space.tz):%H:%M}"
             raise BookingError("outside_opening_hours", hours=hours)
         minutes = (slot.end - slot.start).total_seconds() / 60

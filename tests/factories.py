@@ -1,11 +1,12 @@
 """factory_boy factories for every model."""
 
-from datetime import date, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import factory
 from allauth.account.models import EmailAddress
 
+from bookings.models import Booking, DayPart
 from members.models import ManagerAssignment, Member, Skill, User, skill_key
 from spaces.models import Closure, OpeningHours, Resource, ResourceKind, Space, Zone
 
@@ -127,3 +128,68 @@ class ManagerAssignmentFactory(factory.django.DjangoModelFactory):
 
     user = factory.SubFactory(ManagerFactory)
     space = factory.SubFactory(SpaceFactory)
+
+
+class BookingFactory(factory.django.DjangoModelFactory):
+    """A confirmed booking written directly (the service's rules are tested on their own): a desk for
+    `day`'s `part`, or a room from `start_time` to `end_time`."""
+
+    class Meta:
+        model = Booking
+        exclude = ["day", "start_time", "end_time"]
+
+    resource = factory.SubFactory(ResourceFactory)
+    space = factory.SelfAttribute("resource.space")
+    member = factory.SubFactory(UserFactory, member__display_name="Membre")
+    day = date(2026, 11, 24)
+    part = DayPart.FULL_DAY
+    start_time = None
+    end_time = None
+    local_date = factory.SelfAttribute("day")
+    is_desk = factory.LazyAttribute(lambda o: o.resource.is_desk)
+    confirmation_pending = False
+
+    @factory.lazy_attribute
+    def start(self):
+        return _bounds(self)[0]
+
+    @factory.lazy_attribute
+    def end(self):
+        return _bounds(self)[1]
+
+    @classmethod
+    def create_past_batch(cls, count, *, resource, member, last_day=date(2026, 11, 20)):
+        """`count` past full-day bookings on consecutive days before `last_day`, in one INSERT batch."""
+        rows = []
+        for n in range(count):
+            day = last_day - timedelta(days=n)
+            bounds = resource.space.day_bounds(day)
+            rows.append(
+                Booking(
+                    resource=resource,
+                    space=resource.space,
+                    member=member,
+                    start=bounds.start,
+                    end=bounds.end,
+                    local_date=day,
+                    part=DayPart.FULL_DAY,
+                    is_desk=resource.is_desk,
+                    confirmation_pending=False,
+                )
+            )
+        return Booking.objects.bulk_create(rows, batch_size=2000)
+
+
+def _bounds(o):
+    space = o.resource.space
+    if o.start_time is not None:
+        return (
+            datetime.combine(o.day, o.start_time, tzinfo=space.tz),
+            datetime.combine(o.day, o.end_time, tzinfo=space.tz),
+        )
+    if o.part == DayPart.FULL_DAY:
+        bounds = space.day_bounds(o.day)
+    else:
+        morning, afternoon = space.half_day_bounds(o.day)
+        bounds = morning if o.part == DayPart.MORNING else afternoon
+    return bounds.start, bounds.end

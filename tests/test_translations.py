@@ -28,7 +28,9 @@ def test_the_compiled_catalog_matches_its_source(po_path):
     with open(po_path.with_suffix(".mo"), "rb") as handle:
         compiled = gettext.GNUTranslations(handle)
     for entry in catalog.translated_entries():
-        if entry.msgid_plural:
+        if entry.msgctxt:
+            assert compiled.pgettext(entry.msgctxt, entry.msgid) == entry.msgstr, "run `make messages`"
+        elif entry.msgid_plural:
             assert compiled.ngettext(entry.msgid, entry.msgid_plural, 1) == entry.msgstr_plural[0]
         else:
             assert compiled.gettext(entry.msgid) == entry.msgstr, "run `make messages`"

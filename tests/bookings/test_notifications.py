@@ -1,0 +1,122 @@
+"""Confirmation and cancellation e-mails: sent after commit by a task, and never lost if the broker is
+down, because the booking row records that an e-mail is owed."""
+
+from datetime import date, timedelta
+
+import icalendar
+import pytest
+import time_machine
+from django.utils import timezone
+
+from bookings import services, tasks
+from bookings.models import Booking
+from tests.bookings.conftest import NOW
+
+pytestmark = pytest.mark.django_db(transaction=True)
+THURSDAY = date(2026, 11, 26)
+
+
+@pytest.fixture(autouse=True)
+def frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def book(member, desk):
+    return services.booking_create(
+        member=member,
+        slot=services.desk_slot(resource=desk, day=THURSDAY, part="full_day"),
+        now=timezone.now(),
+    )
+
+
+def test_a_booking_sends_one_confirmation_with_the_booking_as_ics(camille, desk, mailoutbox):
+    booking = book(camille, desk)
+    assert len(mailoutbox) == 1
+    message = mailoutbox[0]
+    assert message.to == ["camille@example.com"]
+    assert "Réservation confirmée : Bureau 01, Canal" in message.subject
+    assert "jeudi 26 novembre 2026" in message.body
+    _name, content, mimetype = message.attachments[0]
+    assert mimetype == "text/calendar"
+    event = icalendar.Calendar.from_ical(content).walk("VEVENT")[0]
+    assert event.decoded("dtstart") == THURSDAY
+    booking.refresh_from_db()
+    assert not booking.confirmation_pending
+
+
+def test_the_email_is_in_the_members_language(camille, desk, mailoutbox):
+    camille.member.preferred_language = "en"
+    camille.member.save()
+    book(camille, desk)
+    assert "Booking confirmed: Bureau 01, Canal" in mailoutbox[0].subject
+    assert "Thursday 26 November 2026" in mailoutbox[0].body
+
+
+def test_a_broker_outage_does_not_fail_the_booking_and_the_sweep_sends_it_later(
+    camille, desk, mailoutbox, monkeypatch
+):
+    def broker_down(*args, **kwargs):
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(tasks.send_booking_confirmation, "delay", broker_down)
+    booking = book(camille, desk)
+    assert mailoutbox == []
+    booking.refresh_from_db()
+    assert booking.confirmation_pending
+    assert tasks.sweep_notifications() == 0  # too recent: the fast path may still be on its way
+    with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
+        assert tasks.sweep_notifications() == 1
+        assert tasks.sweep_notifications() == 0  # a second sweep sends nothing twice
+    assert len(mailoutbox) == 1
+
+
+def test_a_failed_send_is_retried_by_the_sweep(camille, desk, mailoutbox, monkeypatch):
+    from bookings import notifications
+
+    real = notifications.send_confirmation
+
+    def smtp_down(booking):
+        raise OSError("smtp down")
+
+    monkeypatch.setattr(notifications, "send_confirmation", smtp_down)
+    monkeypatch.setattr(tasks.send_booking_confirmation, "delay", lambda booking_id: None)
+    booking = book(camille, desk)
+    with pytest.raises(OSError, match="smtp down"):
+        tasks._claim_and_send(
+            booking.pk, flag="confirmation_pending", send=notifications.send_confirmation, status="confirmed"
+        )
+    assert Booking.objects.get(pk=booking.pk).confirmation_pending  # the claim was given back
+    monkeypatch.setattr(notifications, "send_confirmation", real)
+    with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
+        assert tasks.sweep_notifications() == 1
+    assert len(mailoutbox) == 1
+
+
+def test_a_cancellation_sends_a_notice_with_the_managers_reason(camille, desk, mailoutbox):
+    from tests.factories import ManagerFactory
+
+    booking = book(camille, desk)
+    services.booking_cancel(
+        booking=booking,
+        by=ManagerFactory(spaces=[desk.space]),
+        now=timezone.now(),
+        reason="Fermeture exceptionnelle",
+    )
+    assert len(mailoutbox) == 2
+    assert "Réservation annulée" in mailoutbox[1].subject
+    assert "Fermeture exceptionnelle" in mailoutbox[1].body
+    event = icalendar.Calendar.from_ical(mailoutbox[1].attachments[0][1]).walk("VEVENT")[0]
+    assert str(event["status"]) == "CANCELLED"
+
+
+def test_a_booking_cancelled_before_its_confirmation_left_gets_no_confirmation(
+    camille, desk, mailoutbox, monkeypatch
+):
+    monkeypatch.setattr(tasks.send_booking_confirmation, "delay", lambda booking_id: None)
+    booking = book(camille, desk)
+    services.booking_cancel(booking=booking, by=camille, now=timezone.now())
+    with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
+        tasks.sweep_notifications()
+    assert [message.subject for message in mailoutbox] == [mailoutbox[0].subject]
+    assert "annulée" in mailoutbox[0].subject
