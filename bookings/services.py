@@ -42,9 +42,19 @@ class Slot:
         object.__setattr__(self, "end", self.end.astimezone(UTC))
 
 
+# Far outside any booking window, and far enough from date.min/max that day arithmetic cannot overflow.
+PLAUSIBLE_DAYS = (date(2000, 1, 1), date(2999, 12, 31))
+
+
+def _check_plausible(day: date) -> None:
+    if not PLAUSIBLE_DAYS[0] <= day <= PLAUSIBLE_DAYS[1]:
+        raise BookingError("invalid")
+
+
 def desk_slot(*, resource: Resource, day: date, part: str) -> Slot:
     if not resource.is_desk or part not in DESK_PARTS:
         raise BookingError("wrong_part")
+    _check_plausible(day)
     space = resource.space
     if part == DayPart.FULL_DAY:
         bounds = space.day_bounds(day)
@@ -57,6 +67,7 @@ def desk_slot(*, resource: Resource, day: date, part: str) -> Slot:
 def room_slot(*, resource: Resource, day: date, start_time: time, end_time: time) -> Slot:
     if resource.is_desk:
         raise BookingError("wrong_part")
+    _check_plausible(day)
     for moment in (start_time, end_time):
         if moment.minute not in (0, 30) or moment.second or moment.microsecond:
             raise BookingError("misaligned")
@@ -78,10 +89,18 @@ def slot_between(*, resource: Resource, start: datetime, end: datetime) -> Slot:
     if start.tzinfo is None or end.tzinfo is None or end <= start:
         raise BookingError("invalid")
     tz = resource.space.tz
-    local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+    try:
+        local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+    except OverflowError:
+        raise BookingError("invalid") from None
     day = local_start.date()
+    _check_plausible(day)
     if resource.is_room:
-        return room_slot(resource=resource, day=day, start_time=local_start.time(), end_time=local_end.time())
+        slot = room_slot(resource=resource, day=day, start_time=local_start.time(), end_time=local_end.time())
+        # A range that does not end on the day it starts (or at the next midnight) is not one booking.
+        if slot.end != end.astimezone(UTC):
+            raise BookingError("invalid")
+        return slot
     for part in DESK_PARTS:
         slot = desk_slot(resource=resource, day=day, part=part)
         if slot.start == start and slot.end == end:

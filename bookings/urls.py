@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from bookings import views
 
@@ -11,5 +11,5 @@ urlpatterns = [
     path("bookings/<int:booking_id>/cancel/", views.cancel, name="cancel"),
     path("bookings/<int:booking_id>.ics", views.booking_ics, name="ics"),
     path("bookings/calendar/", views.regenerate_feed, name="regenerate_feed"),
-    path("calendar/<str:token>.ics", views.feed, name="feed"),
+    re_path(r"^calendar/(?P<token>[A-Za-z0-9_-]{16,100})\.ics$", views.feed, name="feed"),
 ]

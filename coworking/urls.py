@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
 from coworking import views
+from coworking.api import api
 from spaces import views as space_views
 
 # The admin login goes through allauth's, so its rate limits and e-mail verification apply there too.
@@ -22,6 +23,7 @@ urlpatterns = [
     path("spaces/", include("spaces.urls")),
     path("", include("bookings.urls")),
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
 ]
 
 if settings.DEBUG:

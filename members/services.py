@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from members.models import ManagerAssignment, Member, Skill, User, skill_key
+from members.models import ApiToken, ManagerAssignment, Member, Skill, User, skill_key
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +108,7 @@ def member_erase(*, user: User, now: datetime) -> None:
     user.set_unusable_password()
     user.save()
     ManagerAssignment.objects.filter(user=user).delete()
+    ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
     if photo:
         transaction.on_commit(lambda: member.photo.storage.delete(photo))
     logger.info("member erased", extra={"user_id": user.pk})

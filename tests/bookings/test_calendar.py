@@ -84,3 +84,8 @@ def test_cancelled_bookings_appear_cancelled_in_the_feed(client, camille, desk):
 
 def test_an_unknown_token_is_404(client, db):
     assert client.get("/calendar/not-a-token.ics").status_code == 404
+
+
+@pytest.mark.parametrize("token", ["a%00b" * 5, "../../etc/passwd", "x" * 300])
+def test_a_malformed_token_is_404(client, db, token):
+    assert client.get(f"/calendar/{token}.ics").status_code == 404

@@ -289,3 +289,13 @@ def test_a_member_without_a_name_is_asked_to_complete_the_profile(client, desk):
     client.force_login(UserFactory())
     response = book(client, desk.space, f"desk:{desk.pk}:full_day")
     assert "Complétez votre profil (votre nom) avant de réserver." in messages_of(response)
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_absurd_dates_get_a_message_not_a_500(client, camille, desk, day):
+    client.force_login(camille)
+    response = client.post(
+        f"/spaces/{desk.space.slug}/book/", {"date": day, "choice": f"desk:{desk.pk}:full_day"}
+    )
+    assert response.status_code == 302
+    assert client.get(f"/spaces/{desk.space.slug}/availability/?date={day}").status_code == 200

@@ -275,3 +275,20 @@ def test_slot_between_accepts_exact_desk_parts_and_room_ranges(desk, room):
     start = datetime(2026, 11, 24, 9, tzinfo=PARIS)
     assert services.slot_between(resource=room, start=start, end=start + timedelta(hours=2)).part == "slot"
     refused("invalid", services.slot_between, resource=room, start=start, end=start)
+
+
+@pytest.mark.parametrize("day", [date(9999, 12, 31), date(1, 1, 1)])
+def test_absurd_dates_are_refused_not_crashed_on(desk, room, day):
+    refused("invalid", services.desk_slot, resource=desk, day=day, part="full_day")
+    refused("invalid", services.room_slot, resource=room, day=day, start_time=time(10), end_time=time(11))
+
+
+def test_a_room_range_over_several_days_is_refused(room):
+    start = datetime(2026, 11, 25, 10, tzinfo=PARIS)
+    refused(
+        "invalid",
+        services.slot_between,
+        resource=room,
+        start=start,
+        end=datetime(2026, 11, 27, 11, tzinfo=PARIS),
+    )

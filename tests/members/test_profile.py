@@ -104,6 +104,9 @@ def test_deleting_the_account_erases_personal_data_and_signs_out(client):
         email="camille@example.com", member__display_name="Camille", member__phone="0600000000"
     )
     ManagerAssignmentFactory(user=user)
+    from members.tokens import token_create
+
+    token_create(user=user, name="script")
     client.force_login(user)
     client.post("/accounts/profile/", profile_data(directory_opt_in="on", bio="Hello"))
     response = client.post("/accounts/delete/", {"password": PASSWORD})
@@ -120,6 +123,7 @@ def test_deleting_the_account_erases_personal_data_and_signs_out(client):
     assert member.erased_at is not None
     assert not EmailAddress.objects.filter(user=user).exists()
     assert not user.manager_assignments.exists()
+    assert not user.api_tokens.filter(revoked_at__isnull=True).exists()
     assert "_auth_user_id" not in client.session
     # The address is free again and the old credentials no longer work.
     assert (
