@@ -5,13 +5,14 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 
 from bookings import entitlements
 from bookings.availability_cache import bump_availability_version
 from bookings.errors import BookingError
 from bookings.models import Booking, BookingStatus, DayPart
 from members import selectors as member_selectors
+from members import services as member_services
 from members.models import User
 from spaces import localtime
 from spaces import selectors as space_selectors
@@ -142,34 +143,51 @@ def booking_create(*, member: User, slot: Slot, now: datetime, booked_by: User |
         start=slot.start,
         end=slot.end,
     )
-    try:
-        # On SQLite, atomic() starts an IMMEDIATE transaction: the checks below and the insert run
-        # while holding the write lock, so no other booking can slip in between. On PostgreSQL the
-        # checks only give the friendly message; the exclusion constraints decide races.
-        with transaction.atomic():
-            overlapping = Booking.objects.active().overlapping(slot.start, slot.end)
-            if overlapping.filter(resource=slot.resource).exists():
-                raise BookingError("slot_taken")
-            if slot.resource.is_desk and overlapping.filter(member=member, is_desk=True).exists():
-                raise BookingError("member_has_desk")
-            booking = Booking.objects.create(
-                resource=slot.resource,
-                space=slot.resource.space,
-                member=member,
-                start=slot.start,
-                end=slot.end,
-                local_date=slot.day,
-                part=slot.part,
-                is_desk=slot.resource.is_desk,
-                booked_by=booked_by,
-            )
-            _after_commit(booking, notify="confirmation")
-    except IntegrityError as exc:
-        for constraint, code in CONSTRAINT_CODES.items():
-            if constraint in str(exc):
-                raise BookingError(code) from None
-        raise
+    for attempt in range(2):
+        try:
+            booking = _insert(member=member, slot=slot, booked_by=booked_by)
+            break
+        except IntegrityError as exc:
+            for constraint, code in CONSTRAINT_CODES.items():
+                if constraint in str(exc):
+                    raise BookingError(code) from None
+            raise
+        except OperationalError as exc:
+            # The locks below make a deadlock unexpected; should PostgreSQL still pick this transaction
+            # as a deadlock victim, the whole attempt is replayed once, where it meets a clean conflict.
+            if attempt or getattr(exc.__cause__, "sqlstate", None) != "40P01":
+                raise
     logger.info("booking created", extra={"booking_id": booking.pk, "resource_id": slot.resource.pk})
+    return booking
+
+
+def _insert(*, member: User, slot: Slot, booked_by: User | None) -> Booking:
+    # On SQLite, atomic() starts an IMMEDIATE transaction: the checks and the insert run while holding
+    # the database's write lock. On PostgreSQL, concurrent inserts that the exclusion constraints make
+    # wait on each other's uncommitted rows can deadlock, so bookings that could conflict are serialised
+    # first: the member's row (a member holds one desk at a time), then the resource's, always in this
+    # order. The checks then see every committed rival; the constraints remain the backstop.
+    with transaction.atomic():
+        if slot.resource.is_desk:
+            member_services.member_lock(user=member)
+        list(Resource.objects.select_for_update().filter(pk=slot.resource.pk).values_list("pk", flat=True))
+        overlapping = Booking.objects.active().overlapping(slot.start, slot.end)
+        if overlapping.filter(resource=slot.resource).exists():
+            raise BookingError("slot_taken")
+        if slot.resource.is_desk and overlapping.filter(member=member, is_desk=True).exists():
+            raise BookingError("member_has_desk")
+        booking = Booking.objects.create(
+            resource=slot.resource,
+            space=slot.resource.space,
+            member=member,
+            start=slot.start,
+            end=slot.end,
+            local_date=slot.day,
+            part=slot.part,
+            is_desk=slot.resource.is_desk,
+            booked_by=booked_by,
+        )
+        _after_commit(booking, notify="confirmation")
     return booking
 
 

@@ -120,3 +120,10 @@ def manager_assign(*, user: User, space) -> ManagerAssignment:
         user.save(update_fields=["is_staff"])
     assignment, _ = ManagerAssignment.objects.get_or_create(user=user, space=space)
     return assignment
+
+
+def member_lock(*, user: User) -> None:
+    """Lock the member's row until the end of the current transaction (PostgreSQL; a no-op on SQLite,
+    whose transactions already hold the database's write lock). Serialises changes that must consider
+    everything the member holds, such as booking a desk."""
+    list(Member.objects.select_for_update().filter(user=user).values_list("pk", flat=True))
