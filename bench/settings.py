@@ -1,6 +1,7 @@
 """Settings for the benchmarks: production-like (DEBUG off) without anything external to set up.
 
-The environment still wins for every variable, so DATABASE_URL or REDIS_URL select what is measured.
+The environment still wins for every variable, so DATABASE_URL or REDIS_URL select what is measured
+(except DEBUG: the harness always starts gunicorn with DEBUG=0, as `make bench` exports DEBUG=1).
 """
 
 import os
@@ -26,3 +27,12 @@ STORAGES = {
     **_STORAGES,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# BENCH_COLD=1 (B1c's second server): no cache at all, so the availability grid is computed on every
+# request. Sessions are in the database (the default engine), so signing in does not depend on it.
+if os.environ.get("BENCH_COLD", "").strip().lower() in {"1", "true", "yes", "on"}:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+
+# The confirmation e-mails of B5's bookings go to a queue of their own, which no worker reads and which
+# the harness purges: publishing costs the same, and nobody's worker sends hundreds of bench e-mails.
+CELERY_TASK_DEFAULT_QUEUE = "bench"

@@ -119,7 +119,12 @@ def availability_for_day(*, space: Space, day: date, now: datetime) -> DayAvaila
     bounds = space.day_bounds(day)
     by_resource: dict[int, list[Booking]] = {}
     for booking in (
-        Booking.objects.filter(space=space, status=BookingStatus.CONFIRMED)
+        # Every booking lies within the local day it starts on, so those overlapping `day` started on it
+        # (or, for a room booked until midnight, the day before): the (space, local_date) index narrows
+        # the scan to them, whatever the size of the space's history.
+        Booking.objects.filter(
+            space=space, status=BookingStatus.CONFIRMED, local_date__range=(day - timedelta(days=1), day)
+        )
         .overlapping(bounds.start, bounds.end)
         .only("pk", "resource_id", "member_id", "start", "end")
     ):
@@ -199,7 +204,12 @@ def past_bookings(*, member_id: int, now: datetime) -> QuerySet[Booking]:
 def member_booking_ids_on(*, member_id: int, space: Space, day: date) -> set[int]:
     bounds = space.day_bounds(day)
     return set(
-        Booking.objects.filter(member_id=member_id, space=space, status=BookingStatus.CONFIRMED)
+        Booking.objects.filter(
+            member_id=member_id,
+            space=space,
+            status=BookingStatus.CONFIRMED,
+            local_date__range=(day - timedelta(days=1), day),
+        )
         .overlapping(bounds.start, bounds.end)
         .values_list("pk", flat=True)
     )

@@ -4,7 +4,7 @@ from members.models import Member, Skill, User
 
 
 def member_for_user(*, user: User) -> Member:
-    return Member.objects.select_related("user").prefetch_related("skills").get(user=user)
+    return Member.objects.select_related("user").get(user=user)
 
 
 def managed_space_ids(*, user: User) -> set[int] | None:
