@@ -38,7 +38,7 @@ setup: $(STAMP)
 migrate: setup
 	$(PY) manage.py migrate --noinput
 
-run migrate bench: export DEBUG ?= 1
+run migrate: export DEBUG ?= 1
 run: migrate
 	$(PY) manage.py seed_demo
 	$(PY) manage.py runall
@@ -53,7 +53,8 @@ lint: setup
 	$(BIN)/bandit -q -c pyproject.toml -r coworking spaces members bookings billing --severity-level high
 	scripts/audit.sh
 
-bench: migrate
+bench: setup
+	DJANGO_SETTINGS_MODULE=bench.settings $(PY) manage.py migrate --noinput
 	$(PY) bench/run.py $(if $(B),--only $(B))
 
 # Compile the translations with polib so that no system gettext is needed; the .mo files are committed too.

@@ -1,7 +1,8 @@
 """Settings for the benchmarks: production-like (DEBUG off) without anything external to set up.
 
 The environment still wins for every variable, so DATABASE_URL or REDIS_URL select what is measured
-(except DEBUG: the harness always starts gunicorn with DEBUG=0, as `make bench` exports DEBUG=1).
+(except DEBUG: the harness always starts gunicorn with DEBUG=0). Without DATABASE_URL, the benchmarks
+use var/bench.sqlite3.
 """
 
 import os
@@ -21,6 +22,11 @@ from coworking.settings import *  # noqa: F403
 from coworking.settings import STORAGES as _STORAGES
 
 ROOT_URLCONF = "bench.urls"
+
+# Without DATABASE_URL the benchmarks get a SQLite file of their own: their 300-desk space and load
+# bookings must never show up in the development database that `make run` serves.
+if not os.environ.get("DATABASE_URL"):
+    DATABASES["default"]["NAME"] = VAR_DIR / "bench.sqlite3"  # noqa: F405
 
 # The manifest storage needs `collectstatic` first; the floor serves no static files anyway.
 STORAGES = {

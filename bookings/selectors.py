@@ -62,8 +62,6 @@ class ZoneDay:
 class DayAvailability:
     space: Space
     day: date
-    today: date
-    last_day: date
     opens: time | None
     closes: time | None
     closure_reason: str | None
@@ -72,18 +70,6 @@ class DayAvailability:
     @property
     def is_open(self) -> bool:
         return self.opens is not None and self.closure_reason is None
-
-    @property
-    def is_bookable_day(self) -> bool:
-        return self.is_open and self.today <= self.day <= self.last_day
-
-    @property
-    def previous_day(self) -> date | None:
-        return self.day - timedelta(days=1) if self.day > self.today else None
-
-    @property
-    def next_day(self) -> date | None:
-        return self.day + timedelta(days=1) if self.day < self.last_day else None
 
 
 def _state(start: datetime, end: datetime, now: datetime, bookings: list[Booking]) -> Cell:
@@ -98,14 +84,11 @@ def _state(start: datetime, end: datetime, now: datetime, bookings: list[Booking
 def availability_for_day(*, space: Space, day: date, now: datetime) -> DayAvailability:
     """Every active resource of the space, grouped by zone, with its state for the day (five queries)."""
     tz = space.tz
-    today = localtime.local_date(now, tz)
     hours = OpeningHours.objects.filter(space=space, weekday=day.weekday()).first()
     closure = Closure.objects.filter(space=space, start_date__lte=day, end_date__gte=day).first()
     availability = DayAvailability(
         space=space,
         day=day,
-        today=today,
-        last_day=today + timedelta(days=space.booking_window_days),
         opens=hours.opens if hours else None,
         closes=hours.closes if hours else None,
         closure_reason=(closure.reason or "") if closure else None,

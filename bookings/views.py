@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
@@ -67,7 +69,7 @@ def availability(request, slug: str):
     space = _space_or_404(slug)
     now = timezone.now()
     today = localtime.local_date(now, space.tz)
-    last_day = today + timezone.timedelta(days=space.booking_window_days)
+    last_day = today + timedelta(days=space.booking_window_days)
     day = parse_day(request.GET.get("date"), today)
     if day is None:
         messages.error(request, _("This date is not valid."))
@@ -93,8 +95,8 @@ def availability(request, slug: str):
         "today": today,
         "last_day": last_day,
         "grid": mark_safe(grid),  # noqa: S308
-        "previous_day": day - timezone.timedelta(days=1) if day > today else None,
-        "next_day": day + timezone.timedelta(days=1) if day < last_day else None,
+        "previous_day": day - timedelta(days=1) if day > today else None,
+        "next_day": day + timedelta(days=1) if day < last_day else None,
     }
     template = "bookings/_availability.html" if request.htmx else "bookings/availability.html"
     return render(request, template, context)
@@ -241,7 +243,7 @@ def feed(request, token: str):
     calendar = CalendarFeed.objects.filter(token=token).select_related("member").first()
     if calendar is None or not calendar.member.is_active:
         raise Http404
-    since = timezone.now() - timezone.timedelta(days=90)
+    since = timezone.now() - timedelta(days=90)
     bookings = (
         selectors.member_bookings(member_id=calendar.member_id).filter(end__gte=since).order_by("start")[:500]
     )
