@@ -8,7 +8,8 @@ from django.db.models import QuerySet
 
 from bookings.models import Booking, BookingStatus
 from spaces import localtime
-from spaces.models import Closure, OpeningHours, Resource, ResourceKind, Space
+from spaces import selectors as space_selectors
+from spaces.models import Resource, ResourceKind, Space
 
 FREE, TAKEN, PAST, CLOSED = "free", "taken", "past", "closed"
 
@@ -84,14 +85,13 @@ def _state(start: datetime, end: datetime, now: datetime, bookings: list[Booking
 def availability_for_day(*, space: Space, day: date, now: datetime) -> DayAvailability:
     """Every active resource of the space, grouped by zone, with its state for the day (five queries)."""
     tz = space.tz
-    hours = OpeningHours.objects.filter(space=space, weekday=day.weekday()).first()
-    closure = Closure.objects.filter(space=space, start_date__lte=day, end_date__gte=day).first()
+    schedule = space_selectors.day_schedule(space=space, day=day)
     availability = DayAvailability(
         space=space,
         day=day,
-        opens=hours.opens if hours else None,
-        closes=hours.closes if hours else None,
-        closure_reason=(closure.reason or "") if closure else None,
+        opens=schedule.opens,
+        closes=schedule.closes,
+        closure_reason=schedule.closure_reason,
         zones=[],
     )
     resources = list(
@@ -114,7 +114,7 @@ def availability_for_day(*, space: Space, day: date, now: datetime) -> DayAvaila
         by_resource.setdefault(booking.resource_id, []).append(booking)
 
     morning, afternoon = space.half_day_bounds(day)
-    window = localtime.opening_window(day, tz, hours.opens, hours.closes) if availability.is_open else None
+    window = schedule.window
     room_slots = _room_slots(day, tz, window) if window else []
     zones: dict[int, ZoneDay] = {}
     for resource in resources:

@@ -96,7 +96,3 @@ def local_date(instant: datetime, tz: ZoneInfo) -> date:
     if instant.tzinfo is None:
         raise ValueError("local_date needs an aware datetime")
     return instant.astimezone(tz).date()
-
-
-def days_between(first: date, last: date) -> list[date]:
-    return [first + timedelta(days=n) for n in range((last - first).days + 1)]

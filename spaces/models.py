@@ -262,10 +262,6 @@ class Resource(models.Model):
                 raise ValidationError(_("Booking durations are counted in steps of 30 minutes."))
 
     @property
-    def amenity_list(self) -> list[str]:
-        return [item.strip() for item in self.amenities.split(",") if item.strip()]
-
-    @property
     def is_desk(self) -> bool:
         return self.kind in DESK_KINDS
 

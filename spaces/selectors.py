@@ -89,15 +89,40 @@ def space_page(*, slug: str, now: datetime) -> SpacePage | None:
     )
 
 
-def space_today(space: Space, now: datetime) -> date:
-    return localtime.local_date(now, space.tz)
+@dataclass(frozen=True)
+class DaySchedule:
+    """When a space opens on one day: its weekly hours, unless a closure covers the day."""
+
+    space: Space
+    day: date
+    opens: time | None
+    closes: time | None
+    closure_reason: str | None  # None: no closure; "" a closure without a reason
+
+    @property
+    def is_open(self) -> bool:
+        return self.opens is not None and self.closure_reason is None
+
+    @property
+    def window(self) -> localtime.Interval | None:
+        if not self.is_open:
+            return None
+        return localtime.opening_window(self.day, self.space.tz, self.opens, self.closes)
+
+
+def day_schedule(*, space: Space, day: date) -> DaySchedule:
+    """The one place that decides whether and when a space is open on a day (two queries)."""
+    hours = space.opening_hours.filter(weekday=day.weekday()).first()
+    closure = space.closures.filter(start_date__lte=day, end_date__gte=day).first()
+    return DaySchedule(
+        space=space,
+        day=day,
+        opens=hours.opens if hours else None,
+        closes=hours.closes if hours else None,
+        closure_reason=(closure.reason or "") if closure else None,
+    )
 
 
 def opening_window_on(space: Space, day: date) -> localtime.Interval | None:
     """When the space is open on `day`, or None if it is closed (weekly hours or a closure)."""
-    if space.closures.filter(start_date__lte=day, end_date__gte=day).exists():
-        return None
-    hours = space.opening_hours.filter(weekday=day.weekday()).first()
-    if hours is None:
-        return None
-    return localtime.opening_window(day, space.tz, hours.opens, hours.closes)
+    return day_schedule(space=space, day=day).window
