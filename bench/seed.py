@@ -321,15 +321,12 @@ def new_csrf_token() -> str:
 def create_sessions(user_ids: list[int]) -> list[str]:
     """A signed-in session per user, as django.contrib.auth.login stores it; returns the session keys."""
     setup_django()
-    from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
     from django.db import connections, transaction
 
     from members.models import User
 
-    if settings.SESSION_ENGINE != "django.contrib.sessions.backends.db":
-        raise RuntimeError(f"the benchmarks expect database sessions, not {settings.SESSION_ENGINE}")
+    SessionStore = _session_store()
     users = User.objects.in_bulk(user_ids)
     keys = []
     try:
@@ -347,15 +344,30 @@ def create_sessions(user_ids: list[int]) -> list[str]:
         connections.close_all()
 
 
+def _session_store():
+    """The configured engine's store: the servers measured must find the sessions where they look."""
+    from importlib import import_module
+
+    from django.conf import settings
+
+    if settings.SESSION_ENGINE not in {
+        "django.contrib.sessions.backends.db",
+        "django.contrib.sessions.backends.cached_db",
+    }:
+        raise RuntimeError(f"the benchmarks expect database sessions, not {settings.SESSION_ENGINE}")
+    return import_module(settings.SESSION_ENGINE).SessionStore
+
+
 def delete_sessions(keys: list[str]) -> None:
     if not keys:
         return
     setup_django()
-    from django.contrib.sessions.models import Session
     from django.db import connections
 
+    SessionStore = _session_store()
     try:
-        Session.objects.filter(session_key__in=keys).delete()
+        for key in keys:
+            SessionStore(session_key=key).delete()  # from the cache too, with cached_db
     finally:
         connections.close_all()
 

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from bookings.models import Booking, BookingStatus
 from spaces import localtime
 from spaces import selectors as space_selectors
-from spaces.models import Resource, ResourceKind, Space
+from spaces.models import DESK_KINDS, Resource, ResourceKind, Space
 
 FREE, TAKEN, PAST, CLOSED = "free", "taken", "past", "closed"
 
@@ -21,9 +21,24 @@ class Cell:
     member_id: int | None = None
 
 
+@dataclass(frozen=True)
+class ResourceRef:
+    """What the grid shows of a resource: read as plain values, since building ~650 model instances
+    (resources and their zones) cost more than the rest of a cold availability page."""
+
+    pk: int
+    name: str
+    kind: str
+    capacity: int
+
+    @property
+    def is_desk(self) -> bool:
+        return self.kind in DESK_KINDS
+
+
 @dataclass
 class DeskRow:
-    resource: Resource
+    resource: ResourceRef
     morning: Cell
     afternoon: Cell
 
@@ -41,7 +56,7 @@ class RoomSlot:
 
 @dataclass
 class RoomRow:
-    resource: Resource
+    resource: ResourceRef
     slots: list[RoomSlot]
 
 
@@ -73,10 +88,12 @@ class DayAvailability:
         return self.opens is not None and self.closure_reason is None
 
 
-def _state(start: datetime, end: datetime, now: datetime, bookings: list[Booking]) -> Cell:
-    for booking in bookings:
-        if booking.start < end and booking.end > start:
-            return Cell(TAKEN, booking.pk, booking.member_id)
+def _state(
+    start: datetime, end: datetime, now: datetime, bookings: list[tuple[int, int, datetime, datetime]]
+) -> Cell:
+    for pk, member_id, booking_start, booking_end in bookings:
+        if booking_start < end and booking_end > start:
+            return Cell(TAKEN, pk, member_id)
     if end <= now:
         return Cell(PAST)
     return Cell(FREE)
@@ -94,34 +111,35 @@ def availability_for_day(*, space: Space, day: date, now: datetime) -> DayAvaila
         closure_reason=schedule.closure_reason,
         zones=[],
     )
-    resources = list(
-        Resource.objects.filter(space=space, is_active=True)
-        .select_related("zone")
-        .order_by("zone__position", "zone__name", "position", "name")
+    resources = Resource.objects.filter(space=space, is_active=True).order_by(
+        "zone__position", "zone__name", "position", "name"
     )
     bounds = space.day_bounds(day)
-    by_resource: dict[int, list[Booking]] = {}
-    for booking in (
-        # Every booking lies within the local day it starts on, so those overlapping `day` started on it
-        # (or, for a room booked until midnight, the day before): the (space, local_date) index narrows
-        # the scan to them, whatever the size of the space's history.
+    by_resource: dict[int, list[tuple[int, int, datetime, datetime]]] = {}
+    # Every booking lies within the local day it starts on, so those overlapping `day` started on it
+    # (or, for a room booked until midnight, the day before): the (space, local_date) index narrows the
+    # scan to them, whatever the size of the space's history.
+    for pk, resource_id, member_id, start, end in (
         Booking.objects.filter(
             space=space, status=BookingStatus.CONFIRMED, local_date__range=(day - timedelta(days=1), day)
         )
         .overlapping(bounds.start, bounds.end)
-        .only("pk", "resource_id", "member_id", "start", "end")
+        .values_list("pk", "resource_id", "member_id", "start", "end")
     ):
-        by_resource.setdefault(booking.resource_id, []).append(booking)
+        by_resource.setdefault(resource_id, []).append((pk, member_id, start, end))
 
     morning, afternoon = space.half_day_bounds(day)
     window = schedule.window
     room_slots = _room_slots(day, tz, window) if window else []
     zones: dict[int, ZoneDay] = {}
-    for resource in resources:
-        zone = zones.get(resource.zone_id)
+    for pk, name, kind, capacity, zone_id, zone_name in resources.values_list(
+        "pk", "name", "kind", "capacity", "zone_id", "zone__name"
+    ):
+        resource = ResourceRef(pk, name, kind, capacity)
+        zone = zones.get(zone_id)
         if zone is None:
-            zone = zones[resource.zone_id] = ZoneDay(resource.zone_id, resource.zone.name)
-        held = by_resource.get(resource.pk, [])
+            zone = zones[zone_id] = ZoneDay(zone_id, zone_name)
+        held = by_resource.get(pk, [])
         if resource.is_desk:
             if availability.is_open:
                 row = DeskRow(

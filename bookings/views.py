@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
@@ -13,55 +14,68 @@ from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from bookings import ical, selectors, services
+from bookings import ical, page_cache, selectors, services
 from bookings.availability_cache import availability_version
 from bookings.errors import BookingError
 from bookings.forms import ChoiceForm, RoomBookingForm, parse_day
 from bookings.models import Booking, CalendarFeed
+from bookings.templatetags.availability_grid import state_label
 from spaces import localtime
 from spaces import selectors as space_selectors
 from spaces.models import Resource, Zone
 
-GRID_TIMEOUT = 600
+PAGE_TIMEOUT = 600
 
 
 def _space_or_404(slug: str):
-    space = space_selectors.active_spaces().filter(slug=slug).first()
+    space = space_selectors.active_space_by_slug(slug)
     if space is None:
         raise Http404
     return space
 
 
-def _grid_html(space, day, now) -> str:
-    """The availability grid as nobody in particular sees it, cached under the space's version token.
+def _today_bucket(space, day, now) -> int:
+    # Today's cells turn "past" as the day goes on: a cached today is good for half an hour at most.
+    return int(now.timestamp() // 1800) if day == localtime.local_date(now, space.tz) else 0
 
-    Today's grid also depends on the half hour (slots become past), so that is part of the key.
-    """
-    language = translation.get_language()
-    today = localtime.local_date(now, space.tz)
-    bucket = int(now.timestamp() // 1800) if day == today else 0
+
+def _grid_html(space, day, now, version: str) -> str:
+    """The availability grid as nobody in particular sees it, cached under the space's version token."""
     key = (
-        f"availability:grid:{space.pk}:{availability_version(space.pk)}:{day.isoformat()}:{language}:{bucket}"
+        f"availability:grid:{space.pk}:{version}:{day.isoformat()}:{translation.get_language()}:"
+        f"{_today_bucket(space, day, now)}"
     )
-    html = cache.get(key)
+    html = cache.get(key) if settings.AVAILABILITY_CACHE else None
     if html is None:
         availability = selectors.availability_for_day(space=space, day=day, now=now)
         html = render_to_string("bookings/_grid.html", {"availability": availability, "space": space})
-        cache.set(key, html, GRID_TIMEOUT)
+        if settings.AVAILABILITY_CACHE:
+            cache.set(key, html, PAGE_TIMEOUT)
     return html
 
 
-def _mark_own(html: str, booking_ids: set[int]) -> str:
-    """Turn the signed-in member's taken cells into "yours" (the cached grid is the same for everyone)."""
-    taken, yours = _("Taken"), _("Yours")
+def _mark_own(html: bytes, booking_ids: set[int]) -> bytes:
+    """Turn the signed-in member's taken cells into "yours" (the cached page is the same for everyone)."""
+    if not booking_ids:
+        return html
+    taken, yours = state_label(gettext_noop("Taken")), state_label(gettext_noop("Yours"))
     for booking_id in booking_ids:
         html = html.replace(
-            f'class="cell taken" data-booking="{booking_id}"><span class="state">{taken}</span>',
-            f'class="cell yours" data-booking="{booking_id}"><span class="state">{yours}</span>',
+            f'class="cell taken" data-booking="{booking_id}"><span class="state">{taken}</span>'.encode(),
+            f'class="cell yours" data-booking="{booking_id}"><span class="state">{yours}</span>'.encode(),
         )
     return html
+
+
+def _audience(user) -> str:
+    # The only differences between visitors' pages besides their own cells: the navigation and the
+    # "sign in to book" notice.
+    if not user.is_authenticated:
+        return "anonymous"
+    return "staff" if user.is_staff else "member"
 
 
 @require_GET
@@ -70,7 +84,8 @@ def availability(request, slug: str):
     now = timezone.now()
     today = localtime.local_date(now, space.tz)
     last_day = today + timedelta(days=space.booking_window_days)
-    day = parse_day(request.GET.get("date"), today)
+    raw_day = request.GET.get("date")
+    day = parse_day(raw_day, today)
     if day is None:
         messages.error(request, _("This date is not valid."))
         day = today
@@ -84,22 +99,56 @@ def availability(request, slug: str):
             % {"days": space.booking_window_days},
         )
         day = last_day
-    grid = _grid_html(space, day, now)
-    if request.user.is_authenticated:
-        grid = _mark_own(
-            grid, selectors.member_booking_ids_on(member_id=request.user.pk, space=space, day=day)
-        )
-    context = {
-        "space": space,
-        "day": day,
-        "today": today,
-        "last_day": last_day,
-        "grid": mark_safe(grid),  # noqa: S308
-        "previous_day": day - timedelta(days=1) if day > today else None,
-        "next_day": day + timedelta(days=1) if day < last_day else None,
-    }
+    version = availability_version(space.pk)
     template = "bookings/_availability.html" if request.htmx else "bookings/availability.html"
-    return render(request, template, context)
+
+    def context():
+        return {
+            "space": space,
+            "day": day,
+            "today": today,
+            "last_day": last_day,
+            "grid": mark_safe(_grid_html(space, day, now, version)),  # noqa: S308
+            "previous_day": day - timedelta(days=1) if day > today else None,
+            "next_day": day + timedelta(days=1) if day < last_day else None,
+        }
+
+    if settings.AVAILABILITY_CACHE and set(request.GET) <= {"date"} and raw_day in (None, day.isoformat()):
+        # The usual request: the whole page comes from the cache, keyed by everything it shows that is
+        # not the same for everyone (the path appears in the language switcher and the sign-in link).
+        key = "availability:page:" + ":".join(
+            (
+                str(space.pk),
+                version,
+                day.isoformat(),
+                today.isoformat(),
+                str(_today_bucket(space, day, now)),
+                translation.get_language(),
+                template,
+                _audience(request.user),
+                raw_day or "",
+            )
+        )
+        html = page_cache.get_or_render(request, key, PAGE_TIMEOUT, template, context)
+    else:
+        # Anything else (unknown parameters, a date to correct) is rare: rendered, not stored, so that
+        # made-up URLs cannot fill the cache.
+        html = page_cache.render_personal(request, template, context())
+    if request.user.is_authenticated:
+        html = _mark_own(html, _own_booking_ids(request.user.pk, space, day, version))
+    return HttpResponse(html)
+
+
+def _own_booking_ids(member_id: int, space, day, version: str) -> set[int]:
+    # Under the same version token as the page: any booking or cancellation at the space changes it.
+    if not settings.AVAILABILITY_CACHE:
+        return selectors.member_booking_ids_on(member_id=member_id, space=space, day=day)
+    key = f"availability:own:{space.pk}:{version}:{day.isoformat()}:{member_id}"
+    ids = cache.get(key)
+    if ids is None:
+        ids = selectors.member_booking_ids_on(member_id=member_id, space=space, day=day)
+        cache.set(key, ids, PAGE_TIMEOUT)
+    return ids
 
 
 def _availability_url(space, day) -> str:

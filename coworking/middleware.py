@@ -19,7 +19,9 @@ class RequestLogMiddleware:
         request_id = request.headers.get("X-Request-ID", "")[:64] or uuid.uuid4().hex
         request.request_id = request_id
         response = self.get_response(request)
-        user = getattr(request, "user", None)
+        # Only a user the request already loaded: reading request.user here would load the session and
+        # the user on every signed-in request, even for views that never look at them.
+        user = getattr(request, "_cached_user", None)
         logger.info(
             "%s %s %s",
             request.method,

@@ -102,9 +102,8 @@ TEMPLATES = [
 # Database: SQLite in var/ unless DATABASE_URL names another (postgres://user@host:5432/name).
 DATABASE_URL = env_str("DATABASE_URL")
 if DATABASE_URL:
-    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
+    _db = dj_database_url.parse(DATABASE_URL)
     if _db["ENGINE"] == "django.db.backends.postgresql":
-        _db["CONN_HEALTH_CHECKS"] = True
         _db.setdefault("OPTIONS", {})
         _db["OPTIONS"].setdefault("connect_timeout", 5)
     elif _db["ENGINE"] != "django.db.backends.sqlite3":
@@ -112,6 +111,10 @@ if DATABASE_URL:
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "db.sqlite3"}
+# Persistent connections on both engines: opening one (and, on SQLite, running the PRAGMAs below) costs
+# more than most of our queries. Health checks make a connection that died between requests harmless.
+_db["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60)
+_db["CONN_HEALTH_CHECKS"] = True
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock when a transaction starts, so "check then write" inside
     # transaction.atomic() cannot interleave with another writer; WAL lets readers run meanwhile;
@@ -263,6 +266,12 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIN
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = not DEBUG
+# The availability pages' cache (bookings.page_cache); off only to measure or debug the uncached page.
+AVAILABILITY_CACHE = env_bool("AVAILABILITY_CACHE", True)
+
+# Sessions are read on every signed-in request: from the cache (Redis in production), written through
+# to the database so that a cache restart signs nobody out.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 CSRF_COOKIE_SECURE = not DEBUG
 SESSION_COOKIE_HTTPONLY = True
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)

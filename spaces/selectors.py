@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from itertools import groupby
 
+from django.core.cache import cache
 from django.db.models import Count, Prefetch, Q, QuerySet
 
 from spaces import localtime
@@ -12,6 +13,28 @@ from spaces.models import Closure, OpeningHours, Resource, ResourceKind, Space, 
 
 def active_spaces() -> QuerySet[Space]:
     return Space.objects.filter(is_active=True)
+
+
+SPACE_CACHE_TIMEOUT = 300
+
+
+def space_cache_key(slug: str) -> str:
+    return f"spaces:active-by-slug:{slug}"
+
+
+def active_space_by_slug(slug: str) -> Space | None:
+    """The active space with this slug, from the cache when it can (the hottest pages start with it).
+
+    Saving or deleting a space removes its entries (spaces.signals), so an edit shows at once; the
+    timeout only bounds the life of entries that a bulk update() would have missed.
+    """
+    key = space_cache_key(slug)
+    space = cache.get(key)
+    if space is None:
+        space = active_spaces().filter(slug=slug).first()
+        if space is not None:
+            cache.set(key, space, SPACE_CACHE_TIMEOUT)
+    return space
 
 
 def spaces_by_city() -> list[tuple[str, list[Space]]]:

@@ -1,0 +1,118 @@
+"""Whole-page cache for pages that are the same for everyone but a few per-request details.
+
+A cached page is rendered once with placeholders where the request's own details go, and every hit
+puts them back in, which costs far less than rendering a 300-desk grid:
+- the CSRF token (each `{% csrf_token %}` of the render becomes one placeholder; a hit writes the
+  requester's own token there, and `get_token()` makes sure the CSRF cookie is set as usual);
+- the flash messages (base.html writes a marker instead of them while `page_cache` is in the context,
+  so that rendering for the cache never consumes somebody's messages).
+What depends on who is asking (signed in or not, staff or not, the language, the path) belongs in the
+key given by the caller; what depends on the state of the data belongs in a version token in the key.
+
+Two levels: the shared cache (Redis in production) so that every process benefits from one render, and
+a small per-process LRU in front of it that keeps pages already split at their placeholders, so that a
+hit neither decompresses nor unpickles 100+ KB. Keys carry the version token, so an entry of either
+level can never be served after the data it shows has changed: it is only never asked for again.
+"""
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.messages import get_messages
+from django.core.cache import cache
+from django.middleware.csrf import get_token
+from django.template.loader import render_to_string
+
+CSRF_PLACEHOLDER = "__page_cache_csrf_token__"
+MESSAGES_MARKER = "<!--page-cache:messages-->"
+_CSRF_INPUT_VALUE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*(")')
+_SPLIT = re.compile(f"({re.escape(CSRF_PLACEHOLDER)}|{re.escape(MESSAGES_MARKER)})")
+
+# UTF-8 text, placeholder, text, placeholder, ..., text: bytes, because encoding 100+ KB of French text
+# on every hit would cost more than all the rest of it.
+Parts = tuple[bytes, ...]
+
+
+class _LocalLRU:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[str, Parts] = OrderedDict()
+        self._lock = threading.Lock()  # runserver and threaded workers share one process
+
+    def get(self, key: str) -> Parts | None:
+        with self._lock:
+            parts = self._entries.get(key)
+            if parts is not None:
+                self._entries.move_to_end(key)
+            return parts
+
+    def put(self, key: str, parts: Parts) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._entries[key] = parts
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+# A few MB per process at most (pages of a 300-desk space are about 130 KB); 0 turns this level off.
+local_pages = _LocalLRU(getattr(settings, "PAGE_CACHE_LOCAL_ENTRIES", 64))
+
+
+def render_cacheable(request, template: str, context: dict) -> str:
+    """The page as anybody with this key would see it, with placeholders for the per-request parts."""
+    html = render_to_string(template, {**context, "page_cache": True}, request=request)
+    return _CSRF_INPUT_VALUE.sub(rf"\g<1>{CSRF_PLACEHOLDER}\g<2>", html)
+
+
+def _split(html: str) -> Parts:
+    return tuple(part.encode() for part in _SPLIT.split(html))
+
+
+_CSRF = CSRF_PLACEHOLDER.encode()
+
+
+def personalise(request, parts: Parts) -> bytes:
+    """The page of render_cacheable() (split), UTF-8, with this request's CSRF token and messages."""
+    filled = list(parts)
+    token = None
+    for index in range(1, len(filled), 2):
+        if filled[index] == _CSRF:
+            # One masked token for every form of the page (each mask costs 32 random draws).
+            token = token or get_token(request).encode()
+            filled[index] = token
+        else:
+            storage = get_messages(request)
+            filled[index] = (
+                render_to_string("_messages.html", {"messages": storage}).encode() if storage else b""
+            )
+    return b"".join(filled)
+
+
+def render_personal(request, template: str, context: dict) -> bytes:
+    """Renders through the same path as a cached page, without storing it (for one-off requests)."""
+    return personalise(request, _split(render_cacheable(request, template, context)))
+
+
+def get_or_render(
+    request, key: str, timeout: int, template: str, context_factory: Callable[[], dict]
+) -> bytes:
+    """The personalised page under key: from this process, from the shared cache, or rendered
+    (context_factory() builds the context only then) and stored in both."""
+    parts = local_pages.get(key)
+    if parts is None:
+        html = cache.get(key)
+        if html is None:
+            html = render_cacheable(request, template, context_factory())
+            cache.set(key, html, timeout)
+        parts = _split(html)
+        local_pages.put(key, parts)
+    return personalise(request, parts)
