@@ -17,6 +17,8 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     "scheduler-heartbeat": {"task": "coworking.tasks.heartbeat", "schedule": 60.0},
     "booking-notifications-sweep": {"task": "bookings.sweep_notifications", "schedule": 300.0},
+    # Hourly catch-up: renews what is due in every space's zone, whatever hour it is there.
+    "renew-passes": {"task": "billing.renew_passes", "schedule": crontab(minute=7)},
     "clear-expired-sessions": {
         "task": "coworking.tasks.clear_expired_sessions",
         "schedule": crontab(hour=3, minute=17),

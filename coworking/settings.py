@@ -266,6 +266,12 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIN
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SESSION_COOKIE_SECURE = not DEBUG
+# Billing: renewals are issued this many days before the new period starts; an invoice is due this many
+# days after its period starts; an unpaid pass is suspended this many days after its invoice's due date.
+BILLING_RENEWAL_LEAD_DAYS = env_int("BILLING_RENEWAL_LEAD_DAYS", 1)
+BILLING_PAYMENT_TERMS_DAYS = env_int("BILLING_PAYMENT_TERMS_DAYS", 0)
+BILLING_GRACE_DAYS = env_int("BILLING_GRACE_DAYS", 10)
+
 # The availability pages' cache (bookings.page_cache); off only to measure or debug the uncached page.
 AVAILABILITY_CACHE = env_bool("AVAILABILITY_CACHE", True)
 

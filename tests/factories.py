@@ -193,3 +193,14 @@ def _bounds(o):
         morning, afternoon = space.half_day_bounds(o.day)
         bounds = morning if o.part == DayPart.MORNING else afternoon
     return bounds.start, bounds.end
+
+
+class PlanFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "billing.Plan"
+
+    space = factory.SubFactory(SpaceFactory)
+    name = "Mensuel"
+    kind = "monthly"
+    unit_price = Decimal("250.00")
+    desk_access = "hot_desk"
