@@ -391,7 +391,7 @@ def _grants_for(pass_obj: Pass, plan: Plan, period: periods.Period) -> list[Cred
     return grants
 
 
-def _due_date(space: Space, issue_date: date, period: periods.Period) -> date:
+def _due_date(issue_date: date, period: periods.Period) -> date:
     return max(issue_date, period.start) + timedelta(days=settings.BILLING_PAYMENT_TERMS_DAYS)
 
 
@@ -432,7 +432,7 @@ def pass_purchase(
                     member=member,
                     lines=[line],
                     issue_date=today,
-                    due_date=_due_date(space, today, period),
+                    due_date=_due_date(today, period),
                     service_start=period.start,
                     service_end=period.end,
                     idempotency_key=f"purchase:{pass_obj.pk}",
@@ -613,11 +613,10 @@ def _renew_chunk(
                     member=pass_obj.member,
                     lines=[line],
                     issue_date=today,
-                    due_date=_due_date(space, today, period),
+                    due_date=_due_date(today, period),
                     service_start=period.start,
                     service_end=period.end,
                     idempotency_key=key,
-                    buyer=buyer_snapshot(pass_obj.member),
                     language=language,
                 )
             )
