@@ -242,6 +242,7 @@ class DocumentKind(models.TextChoices):
 class InvoiceStatus(models.TextChoices):
     ISSUED = "issued", _("Issued")
     PAID = "paid", _("Paid")
+    CREDITED = "credited", _("Cancelled by a credit note")
 
 
 class InvoiceSequence(models.Model):
@@ -448,3 +449,41 @@ class CreditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount:+d}"
+
+
+class NoticeKind(models.TextChoices):
+    PAYMENT_REMINDER = "payment_reminder", _("Payment reminder")
+    SUSPENSION = "suspension", _("Suspension")
+    RENEWAL_NOTICE = "renewal_notice", _("Renewal notice")
+
+
+class Notice(models.Model):
+    """The log of the e-mails billing owes or sent about a pass (payment reminders, suspension, the
+    notice before a renewal that consumer law asks for). `key` is unique: recording a notice twice is a
+    no-op, so the dunning job can run twice or concurrently and a member gets each e-mail once. The
+    row is written with the change that causes it; `sent_at` is set once the e-mail has gone."""
+
+    pass_obj = models.ForeignKey(
+        Pass, on_delete=models.PROTECT, related_name="notices", db_column="pass_id", verbose_name=_("pass")
+    )
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="notices"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=NoticeKind.choices)
+    key = models.CharField(max_length=120, unique=True, editable=False)
+    email = models.EmailField(_("sent to"))
+    subject = models.CharField(_("subject"), max_length=200)
+    body = models.TextField(_("text"))
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("notice")
+        verbose_name_plural = _("notices")
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["sent_at"], name="notice_unsent", condition=Q(sent_at__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.email}"

@@ -23,7 +23,7 @@ from django.db.models import F, Max, OuterRef, Subquery, Sum
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, override
 
-from billing import periods, pricing
+from billing import periods, pricing, selectors
 from billing.gateways import ChargeRequest, Gateway, default_gateway
 from billing.models import (
     PASS_TRANSITIONS,
@@ -46,6 +46,7 @@ from billing.models import (
     PlanKind,
     PriceTier,
 )
+from billing.money import round_money
 from members.models import User
 from spaces import localtime
 from spaces import selectors as space_selectors
@@ -64,6 +65,16 @@ class BillingError(Exception):
         "profile_incomplete": gettext_noop("Complete your billing details before buying a pass."),
         "invalid_amount": gettext_noop("The amount must be positive and at most what is still due."),
         "not_allowed": gettext_noop("This change is not allowed for this pass."),
+        "not_entitled": gettext_noop("You need a pass or a day credit to book this desk."),
+        "dedicated_plan_needed": gettext_noop(
+            "This desk is reserved for members with a dedicated-desk plan."
+        ),
+        "suspended": gettext_noop(
+            "Your pass is suspended for an unpaid invoice: settle it to book again (existing bookings stay)."
+        ),
+        "unpaid_invoice": gettext_noop("Settle this pass's open invoice before changing it."),
+        "not_an_upgrade": gettext_noop("Choose a longer commitment in the same space to upgrade."),
+        "already_credited": gettext_noop("This invoice already has a credit note."),
     }
 
     def __init__(self, code: str) -> None:
@@ -97,9 +108,13 @@ def seller_snapshot(space: Space) -> dict:
         "registration_number": space.registration_number,
         "registry": space.registry,
         "vat_number": space.vat_number,
+        "vat_on_debits": space.vat_on_debits,
         "address": f"{space.street_address}\n{space.postal_code} {space.city}",
         "country": space.country,
         "name": space.name,
+        "email": space.email,
+        "iban": space.bank_iban,
+        "bic": space.bank_bic,
     }
 
 
@@ -396,7 +411,14 @@ def _due_date(issue_date: date, period: periods.Period) -> date:
 
 
 def pass_purchase(
-    *, member: User, plan: Plan, start: date, now: datetime, gateway: Gateway | None = None
+    *,
+    member: User,
+    plan: Plan,
+    start: date,
+    now: datetime,
+    gateway: Gateway | None = None,
+    credit: Decimal = Decimal(0),
+    credit_description: str = "",
 ) -> Pass:
     """Buys a pass: the pass, its first period with the price snapshot, its invoice, the payment attempt
     and its credits, in one transaction. With the offline gateway the pass is usable at once; an unpaid
@@ -425,12 +447,22 @@ def pass_purchase(
         )
         with override(member_profile.preferred_language or "fr"):
             line = _period_line(plan, terms, 1, period, space)
+            lines = [line]
+            if credit:
+                quote = pricing.quote(
+                    terms,
+                    vat_rate=vat_fraction(space),
+                    description=line.description,
+                    credit=credit,
+                    credit_description=credit_description,
+                )
+                lines = list(quote.lines)
         (invoice,) = _issue_all(
             [
                 _Draft(
                     space=space,
                     member=member,
-                    lines=[line],
+                    lines=lines,
                     issue_date=today,
                     due_date=_due_date(today, period),
                     service_start=period.start,
@@ -663,3 +695,269 @@ def _renew_chunk(
     if report.renewed:
         logger.info("passes renewed", extra={"renewed": report.renewed, "first_pass": ids[0]})
     return report
+
+
+# --- entitlements: what a booking draws on ----------------------------------------------------------
+
+
+@dataclass
+class Consumption:
+    """What a booking took: the day-credit grant it drew on, included room minutes, the charge invoice."""
+
+    grant_id: int | None = None
+    included_minutes: int = 0
+    invoice: Invoice | None = None
+
+
+def _draw(member_id: int, kind: str, grant_id: int, amount: int, reference: str) -> None:
+    CreditEntry.objects.create(
+        member_id=member_id, kind=kind, amount=-amount, grant_id=grant_id, reference=reference
+    )
+
+
+def entitlement_consume(
+    *,
+    member: User,
+    space: Space,
+    day: date,
+    resource_kind: str,
+    reference: str,
+    now: datetime,
+    minutes: int = 0,
+    hourly_price: Decimal = Decimal(0),
+    description: str = "",
+    gateway: Gateway | None = None,
+) -> Consumption:
+    """Takes what a booking needs, inside the booking's transaction: a desk needs a covering pass or
+    draws one day credit; a meeting room draws included minutes and the rest is invoiced per hour.
+    The member's grants are locked first, so two bookings never spend the same credit; raises
+    BillingError (not_entitled, dedicated_plan_needed, suspended) and the booking rolls back."""
+    with transaction.atomic():
+        if resource_kind in ("hot_desk", "dedicated_desk"):
+            return _consume_desk(member, space, day, resource_kind == "dedicated_desk", reference)
+        return _consume_room(member, space, day, minutes, hourly_price, description, reference, now, gateway)
+
+
+def _lock_grants(member_id: int, kind: str) -> None:
+    list(
+        CreditEntry.objects.select_for_update()
+        .filter(member_id=member_id, kind=kind, grant__isnull=True)
+        .values_list("pk", flat=True)
+    )
+
+
+def _consume_desk(member: User, space: Space, day: date, dedicated: bool, reference: str) -> Consumption:
+    _lock_grants(member.pk, CreditKind.DESK_DAY)
+    decision = selectors.desk_decision(member_id=member.pk, space=space, day=day, dedicated=dedicated)
+    if not decision.allowed:
+        raise BillingError(decision.reason)
+    if decision.grant_id:
+        _draw(member.pk, CreditKind.DESK_DAY, decision.grant_id, 1, reference)
+    return Consumption(grant_id=decision.grant_id)
+
+
+def _consume_room(
+    member: User,
+    space: Space,
+    day: date,
+    minutes: int,
+    hourly_price: Decimal,
+    description: str,
+    reference: str,
+    now: datetime,
+    gateway: Gateway | None,
+) -> Consumption:
+    if selectors.is_suspended(member_id=member.pk):
+        raise BillingError("suspended")
+    _lock_grants(member.pk, CreditKind.ROOM_MINUTES)
+    left = minutes
+    for grant_id, balance in selectors.credit_grants(
+        member_id=member.pk, kind=CreditKind.ROOM_MINUTES, space=space, day=day
+    ):
+        if not left:
+            break
+        take = min(balance, left)
+        _draw(member.pk, CreditKind.ROOM_MINUTES, grant_id, take, reference)
+        left -= take
+    consumption = Consumption(included_minutes=minutes - left)
+    quote = selectors.room_quote(
+        member_id=member.pk,
+        space=space,
+        day=day,
+        minutes=left,
+        hourly_price=hourly_price,
+        description=description,
+    )
+    if quote.line is not None:
+        today = localtime.local_date(now, space.tz)
+        language = member.member.preferred_language or "fr"
+        (invoice,) = _issue_all(
+            [
+                _Draft(
+                    space=space,
+                    member=member,
+                    lines=[quote.line],
+                    issue_date=today,
+                    due_date=max(today, day) + timedelta(days=settings.BILLING_PAYMENT_TERMS_DAYS),
+                    service_start=day,
+                    service_end=day,
+                    idempotency_key=f"{reference}:charge",
+                    language=language,
+                )
+            ]
+        )
+        gateway = gateway or default_gateway()
+        payments = _payment_attempts([(invoice, f"{reference}:charge")], gateway)
+        _charge_after_commit(payments, gateway)
+        consumption.invoice = invoice
+    return consumption
+
+
+def entitlement_release(*, reference: str, today: date) -> None:
+    """Gives back what a booking took when it is cancelled (before the cut-off, or by a manager): its
+    day credit or room minutes return to their grants, and its room charge gets a credit note. Safe to
+    call twice: what is already returned is not returned again."""
+    with transaction.atomic():
+        held = (
+            CreditEntry.objects.filter(reference=reference, grant__isnull=False)
+            .values("grant_id", "member_id", "kind")
+            .annotate(net=Sum("amount"))
+        )
+        CreditEntry.objects.bulk_create(
+            [
+                CreditEntry(
+                    member_id=row["member_id"],
+                    kind=row["kind"],
+                    amount=-row["net"],
+                    grant_id=row["grant_id"],
+                    reference=reference,
+                )
+                for row in held
+                if row["net"] < 0
+            ]
+        )
+        charge = Invoice.objects.filter(idempotency_key=f"{reference}:charge").first()
+        if charge is not None and not charge.credit_notes.exists():
+            credit_note_issue(invoice=charge, today=today)
+
+
+# --- credit notes -----------------------------------------------------------------------------------
+
+
+def credit_note_issue(*, invoice: Invoice, today: date, reason: str = "") -> Invoice:
+    """A full credit note ("avoir") for an invoice: the same lines with opposite amounts, citing it. An
+    unpaid invoice is then settled (credited); a paid one is owed back to the member, which the
+    manager refunds (card refunds come with the card gateway)."""
+    if invoice.kind != DocumentKind.INVOICE:
+        raise BillingError("not_allowed")
+    with transaction.atomic():
+        invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+        if invoice.credit_notes.exists():
+            raise BillingError("already_credited")
+        currency = invoice.currency
+        with override(invoice.language):
+            prefix = _("Credit for %(number)s") % {"number": invoice.number}
+            if reason:
+                prefix = f"{prefix} ({reason})"
+            lines = [
+                pricing.make_line(
+                    f"{prefix}: {line.description}"[:300],
+                    line.quantity,
+                    -line.unit_price,
+                    line.vat_rate / Decimal(100),
+                    currency,
+                )
+                for line in invoice.lines.order_by("position")
+            ]
+        (note,) = _issue_all(
+            [
+                _Draft(
+                    space=invoice.space,
+                    member=invoice.member,
+                    lines=lines,
+                    issue_date=today,
+                    due_date=today,
+                    service_start=invoice.service_start,
+                    service_end=invoice.service_end,
+                    kind=DocumentKind.CREDIT_NOTE,
+                    corrects=invoice,
+                    idempotency_key=f"credit:{invoice.pk}",
+                    buyer=invoice.buyer,
+                    language=invoice.language,
+                )
+            ]
+        )
+        if invoice.status == InvoiceStatus.ISSUED:
+            Invoice.objects.filter(pk=invoice.pk).update(status=InvoiceStatus.CREDITED)
+            invoice.payments.filter(status=PaymentStatus.PENDING).delete()
+    return note
+
+
+# --- upgrades ---------------------------------------------------------------------------------------
+
+
+def unused_value(*, pass_obj: Pass, today: date) -> Decimal:
+    """What the member paid, excluding VAT, for the part of a pass they have not used yet: a pack's
+    day credits left, or the days of its periods from today on, pro rata."""
+    value = Decimal(0)
+    if pass_obj.kind == PlanKind.PACK_10:
+        period = pass_obj.periods.order_by("number").first()
+        desk_days = pass_obj.plan.desk_days
+        left = sum(
+            balance
+            for grant_id, balance in selectors.credit_grants(
+                member_id=pass_obj.member_id, kind=CreditKind.DESK_DAY, space=pass_obj.space, day=today
+            )
+            if CreditEntry.objects.filter(pk=grant_id, source_pass=pass_obj).exists()
+        )
+        if period and desk_days:
+            value = period.unit_price * Decimal(left) / Decimal(desk_days)
+    else:
+        for period in pass_obj.periods.filter(end_date__gte=today):
+            total = (period.end_date - period.start_date).days + 1
+            unused = (period.end_date - max(period.start_date, today)).days + 1
+            value += period.unit_price * Decimal(unused) / Decimal(total)
+    return round_money(value, pass_obj.space.currency)
+
+
+def pass_upgrade(*, pass_obj: Pass, plan: Plan, now: datetime, gateway: Gateway | None = None) -> Pass:
+    """Moves a member to a longer commitment in the same space (a pack or a day pass to a monthly pass,
+    a monthly to an annual one): the new pass starts today and its first invoice credits what was paid
+    for the unused part of the old one, which ends today."""
+    space = pass_obj.space
+    today = localtime.local_date(now, space.tz)
+    if pass_obj.status not in USABLE_STATUSES or plan.space_id != space.pk:
+        raise BillingError("not_allowed")
+    order = pricing.COMMITMENT_ORDER
+    if order.index(pricing.PlanKind(plan.kind)) <= order.index(pricing.PlanKind(pass_obj.kind)):
+        raise BillingError("not_an_upgrade")
+    if Invoice.objects.filter(
+        pass_periods__pass_obj=pass_obj, kind=DocumentKind.INVOICE, status=InvoiceStatus.ISSUED
+    ).exists():
+        raise BillingError("unpaid_invoice")
+    with transaction.atomic():
+        locked = Pass.objects.select_for_update().get(pk=pass_obj.pk)
+        if locked.status not in USABLE_STATUSES:
+            raise BillingError("not_allowed")
+        credit = unused_value(pass_obj=locked, today=today)
+        with override(pass_obj.member.member.preferred_language or "fr"):
+            label = _("Unused part of %(plan)s") % {"plan": pass_obj.plan.name}
+        new_pass = pass_purchase(
+            member=pass_obj.member,
+            plan=plan,
+            start=today,
+            now=now,
+            gateway=gateway,
+            credit=credit,
+            credit_description=label,
+        )
+        reference = f"upgrade:{new_pass.pk}"
+        for grant_id, balance in selectors.credit_grants(
+            member_id=locked.member_id, kind=CreditKind.DESK_DAY, space=space, day=today
+        ):
+            if CreditEntry.objects.filter(pk=grant_id, source_pass=locked).exists():
+                _draw(locked.member_id, CreditKind.DESK_DAY, grant_id, balance, reference)
+        pass_transition(locked, PassStatus.CANCELLED)
+        Pass.objects.filter(pk=locked.pk).update(auto_renew=False, ended_on=today)
+    logger.info("pass upgraded", extra={"from_pass": pass_obj.pk, "to_pass": new_pass.pk})
+    return new_pass

@@ -10,6 +10,11 @@ MESSAGES = {
     "resource_unavailable": (422, _("This desk or room cannot be booked.")),
     "profile_incomplete": (403, _("Complete your profile (your name) before booking.")),
     "not_entitled": (403, _("You need a pass or a day credit to book this desk.")),
+    "dedicated_plan_needed": (403, _("This desk is reserved for members with a dedicated-desk plan.")),
+    "suspended": (
+        403,
+        _("Your pass is suspended for an unpaid invoice: settle it to book again (existing bookings stay)."),
+    ),
     "in_past": (422, _("This time is already past.")),
     "beyond_window": (422, _("This day is too far ahead: bookings open %(days)s days in advance.")),
     "closed": (422, _("The space is closed on this day.")),

@@ -138,14 +138,11 @@ def booking_create(*, member: User, slot: Slot, now: datetime, booked_by: User |
     """Book a slot for a member, or raise BookingError. Safe under concurrency on both databases."""
     _check_rules(slot, now=now)
     entitlements.check(
-        member=member_selectors.member_for_user(user=member),
-        resource=slot.resource,
-        start=slot.start,
-        end=slot.end,
+        member=member_selectors.member_for_user(user=member), resource=slot.resource, day=slot.day
     )
     for attempt in range(2):
         try:
-            booking = _insert(member=member, slot=slot, booked_by=booked_by)
+            booking = _insert(member=member, slot=slot, booked_by=booked_by, now=now)
             break
         except IntegrityError as exc:
             for constraint, code in CONSTRAINT_CODES.items():
@@ -161,7 +158,7 @@ def booking_create(*, member: User, slot: Slot, now: datetime, booked_by: User |
     return booking
 
 
-def _insert(*, member: User, slot: Slot, booked_by: User | None) -> Booking:
+def _insert(*, member: User, slot: Slot, booked_by: User | None, now: datetime) -> Booking:
     # On SQLite, atomic() starts an IMMEDIATE transaction: the checks and the insert run while holding
     # the database's write lock. On PostgreSQL, concurrent inserts that the exclusion constraints make
     # wait on each other's uncommitted rows can deadlock, so bookings that could conflict are serialised
@@ -187,6 +184,8 @@ def _insert(*, member: User, slot: Slot, booked_by: User | None) -> Booking:
             is_desk=slot.resource.is_desk,
             booked_by=booked_by,
         )
+        # The pass, day credit or room hours it draws on, and the room's invoice, commit with it or not.
+        entitlements.consume(member=member, booking=booking, now=now)
         _after_commit(booking, notify="confirmation")
     return booking
 
@@ -257,6 +256,7 @@ def booking_cancel(*, booking: Booking, by: User, now: datetime, reason: str = "
         if updated != 1:
             raise BookingError("already_cancelled")
         booking.refresh_from_db()
+        entitlements.release(booking=booking, today=localtime.local_date(now, booking.space.tz))
         _after_commit(booking, notify="cancellation")
     logger.info(
         "booking cancelled", extra={"booking_id": booking.pk, "by_manager": as_manager and not is_owner}

@@ -24,7 +24,7 @@ class ZoneInline(admin.TabularInline):
 class ResourceInline(admin.TabularInline):
     model = Resource
     extra = 0
-    fields = ["name", "zone", "kind", "capacity", "amenities", "position", "is_active"]
+    fields = ["name", "zone", "kind", "capacity", "amenities", "hourly_price", "position", "is_active"]
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         # Offer only the zones of the space being edited.
@@ -57,7 +57,14 @@ class SpaceAdmin(admin.ModelAdmin):
         ),
         (
             _("Booking rules"),
-            {"fields": ["half_day_split", "booking_window_days", "cancellation_cutoff_hours"]},
+            {
+                "fields": [
+                    "half_day_split",
+                    "booking_window_days",
+                    "cancellation_cutoff_hours",
+                    "desks_need_pass",
+                ]
+            },
         ),
         (
             _("Invoicing"),
@@ -72,6 +79,9 @@ class SpaceAdmin(admin.ModelAdmin):
                     "registration_number",
                     "registry",
                     "vat_number",
+                    "vat_on_debits",
+                    "bank_iban",
+                    "bank_bic",
                 ]
             },
         ),

@@ -77,6 +77,17 @@ class Space(models.Model):
         help_text=_("e.g. RCS Lille Métropole, RPM Bruxelles"),
     )
     vat_number = models.CharField(_("VAT number"), max_length=20, blank=True)
+    vat_on_debits = models.BooleanField(
+        _("VAT on debits"),
+        default=False,
+        help_text=_(
+            "France: the company opted to pay VAT when invoicing rather than when paid; invoices say so."
+        ),
+    )
+    bank_iban = models.CharField(
+        _("IBAN"), max_length=34, blank=True, help_text=_("Printed on invoices for payment by bank transfer.")
+    )
+    bank_bic = models.CharField(_("BIC"), max_length=11, blank=True)
     invoice_prefix = models.CharField(
         _("invoice prefix"),
         max_length=8,
@@ -101,6 +112,14 @@ class Space(models.Model):
         default=24,
         validators=[MaxValueValidator(24 * 30)],
         help_text=_("Members may cancel until this many hours before the booking starts."),
+    )
+    desks_need_pass = models.BooleanField(
+        _("desks need a pass"),
+        default=True,
+        help_text=_(
+            "Members need a pass or a day credit to book a desk (without one they are offered a day pass). "
+            "Untick for a space whose desks are free, such as an association or an open week."
+        ),
     )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -230,6 +249,14 @@ class Resource(models.Model):
         default=480,
         validators=[MinValueValidator(30), MaxValueValidator(24 * 60)],
         help_text=_("Meeting rooms: the longest booking allowed."),
+    )
+    hourly_price = models.DecimalField(
+        _("price per hour excl. VAT"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Meeting rooms: charged per hour beyond the hours a member's plan includes."),
     )
     position = models.PositiveSmallIntegerField(_("position"), default=0)
     is_active = models.BooleanField(_("active"), default=True)

@@ -31,6 +31,9 @@ class SpaceFactory(factory.django.DjangoModelFactory):
     registration_number = "812345672"
     vat_number = "FR32812345672"
     invoice_prefix = factory.Sequence(lambda n: f"T{n:03d}")
+    # Most tests are about booking rules, not passes: their spaces let members book desks freely.
+    # The entitlement tests, the demo data and the browser flows use spaces where desks need a pass.
+    desks_need_pass = False
 
     @factory.post_generation
     def weekdays(self, create, extracted, **kwargs):

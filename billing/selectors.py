@@ -1,0 +1,232 @@
+"""Reads on billing that other apps use: may this member hold a desk on this day, and with what (a pass
+or a day credit); what a meeting room costs them after the hours their plan includes; their passes,
+credits and the plans a space sells. billing never imports bookings: bookings asks here, and through
+billing.services.entitlement_consume / entitlement_release, with opaque references ("booking:42")."""
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db.models import Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from billing import pricing
+from billing.models import (
+    PERIOD_MONTHS,
+    USABLE_STATUSES,
+    CreditEntry,
+    CreditKind,
+    DeskAccess,
+    Pass,
+    PassPeriod,
+    PassStatus,
+    Plan,
+    PlanKind,
+)
+from spaces.models import Space
+
+
+@dataclass(frozen=True)
+class DeskDecision:
+    """Whether a member may book a desk: `reason` is None when allowed (by `pass_id`, or by a day credit
+    to draw from `grant_id`), else a stable code: not_entitled, dedicated_plan_needed, suspended."""
+
+    reason: str | None
+    pass_id: int | None = None
+    grant_id: int | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.reason is None
+
+
+@dataclass(frozen=True)
+class RoomQuote:
+    """What a meeting-room booking costs a member: minutes drawn from included hours, minutes charged."""
+
+    minutes: int
+    included_minutes: int
+    charged_minutes: int
+    hourly_price: Decimal
+    line: pricing.Line | None
+
+    @property
+    def gross(self) -> Decimal:
+        return self.line.gross if self.line else Decimal(0)
+
+
+def _valid_in(space: Space) -> Q:
+    # A pass is valid in its own space, and in the network's other spaces if its plan says so.
+    return Q(space=space) | Q(plan__network_access=True)
+
+
+def is_suspended(*, member_id: int) -> bool:
+    """A member with a suspended pass (unpaid after the grace period) makes no new bookings."""
+    return Pass.objects.filter(member_id=member_id, status=PassStatus.SUSPENDED).exists()
+
+
+def suspended_member_ids(*, member_ids) -> set[int]:
+    return set(
+        Pass.objects.filter(member_id__in=member_ids, status=PassStatus.SUSPENDED).values_list(
+            "member_id", flat=True
+        )
+    )
+
+
+def covering_passes(*, member_id: int, space: Space, day: date) -> QuerySet[Pass]:
+    """The member's usable passes (not packs) that cover `day` in `space`: a period holds the day, or
+    the pass renews by itself and the day comes after its start (a monthly member books next month's
+    days before next month's period exists)."""
+    period_holds_day = PassPeriod.objects.filter(
+        pass_obj=OuterRef("pk"), start_date__lte=day, end_date__gte=day
+    )
+    return (
+        Pass.objects.filter(member_id=member_id, status__in=USABLE_STATUSES)
+        .filter(_valid_in(space))
+        .exclude(kind=PlanKind.PACK_10)
+        .exclude(plan__desk_access=DeskAccess.NONE)
+        .filter(
+            Q(Exists(period_holds_day))
+            | Q(
+                auto_renew=True,
+                status=PassStatus.ACTIVE,
+                kind__in=list(PERIOD_MONTHS),
+                anchor_date__lte=day,
+            )
+        )
+    )
+
+
+def _balances(member_id: int, kind: str, space: Space, day: date) -> QuerySet[CreditEntry]:
+    """The member's grants of `kind` usable in `space` on `day`, with their balance, soonest expiry
+    first (so credits about to expire are used first)."""
+    drawn = (
+        CreditEntry.objects.filter(grant=OuterRef("pk"))
+        .order_by()
+        .values("grant")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return (
+        CreditEntry.objects.filter(
+            member_id=member_id,
+            kind=kind,
+            grant__isnull=True,
+            expires_on__gte=day,
+            source_pass__anchor_date__lte=day,
+            source_pass__status__in=USABLE_STATUSES,
+        )
+        .filter(Q(source_pass__space=space) | Q(source_pass__plan__network_access=True))
+        .annotate(drawn=Coalesce(Subquery(drawn, output_field=IntegerField()), Value(0)))
+        .order_by("expires_on", "pk")
+    )
+
+
+def credit_grants(*, member_id: int, kind: str, space: Space, day: date) -> list[tuple[int, int]]:
+    """[(grant id, balance)] of the grants with something left, soonest expiry first."""
+    rows = _balances(member_id, kind, space, day).values_list("pk", "amount", "drawn")
+    return [(pk, amount + drawn) for pk, amount, drawn in rows if amount + drawn > 0]
+
+
+def desk_decision(*, member_id: int, space: Space, day: date, dedicated: bool) -> DeskDecision:
+    if is_suspended(member_id=member_id):
+        return DeskDecision("suspended")
+    passes = covering_passes(member_id=member_id, space=space, day=day)
+    if dedicated:
+        pass_id = (
+            passes.filter(plan__desk_access=DeskAccess.DEDICATED_DESK).values_list("pk", flat=True).first()
+        )
+        return DeskDecision(None, pass_id=pass_id) if pass_id else DeskDecision("dedicated_plan_needed")
+    if not space.desks_need_pass:
+        return DeskDecision(None)
+    pass_id = passes.values_list("pk", flat=True).first()
+    if pass_id:
+        return DeskDecision(None, pass_id=pass_id)
+    grants = credit_grants(member_id=member_id, kind=CreditKind.DESK_DAY, space=space, day=day)
+    if grants:
+        return DeskDecision(None, grant_id=grants[0][0])
+    return DeskDecision("not_entitled")
+
+
+def room_quote(
+    *, member_id: int, space: Space, day: date, minutes: int, hourly_price: Decimal, description: str = ""
+) -> RoomQuote:
+    """Meeting rooms are priced per hour, less the minutes the member's plans still include that day."""
+    available = sum(
+        balance
+        for _pk, balance in credit_grants(
+            member_id=member_id, kind=CreditKind.ROOM_MINUTES, space=space, day=day
+        )
+    )
+    included = min(available, minutes)
+    charged = minutes - included
+    line = None
+    if charged and hourly_price > 0:
+        hours = (Decimal(charged) / Decimal(60)).quantize(Decimal("0.01"))
+        line = pricing.make_line(
+            description, hours, hourly_price, space.vat_rate / Decimal(100), space.currency
+        )
+    return RoomQuote(minutes, included, charged, hourly_price, line)
+
+
+def plans_on_sale(*, space: Space) -> QuerySet[Plan]:
+    return (
+        Plan.objects.filter(space=space, is_active=True).prefetch_related("tiers").order_by("position", "pk")
+    )
+
+
+def day_pass_plans(*, space: Space) -> QuerySet[Plan]:
+    return plans_on_sale(space=space).filter(kind=PlanKind.DAY_PASS).exclude(desk_access=DeskAccess.NONE)
+
+
+def member_passes(*, member_id: int) -> QuerySet[Pass]:
+    return (
+        Pass.objects.filter(member_id=member_id)
+        .select_related("plan", "space")
+        .prefetch_related("periods")
+        .order_by("-created_at")
+    )
+
+
+def credit_summary(*, member_id: int, space: Space, day: date) -> dict[str, int]:
+    """Day credits and meeting-room minutes left for the member in `space` on `day`."""
+    return {
+        kind: sum(b for _pk, b in credit_grants(member_id=member_id, kind=kind, space=space, day=day))
+        for kind in (CreditKind.DESK_DAY, CreditKind.ROOM_MINUTES)
+    }
+
+
+def paid_desk_days(*, member_id: int, space: Space, since: date, until: date) -> int:
+    """Desk days the member paid one by one in the window: day passes and pack credits used. It is the
+    usage a monthly pass would have covered (bookings under a monthly pass already cost nothing more)."""
+    day_passes = PassPeriod.objects.filter(
+        pass_obj__member_id=member_id,
+        pass_obj__space=space,
+        pass_obj__kind__in=(PlanKind.DAY_PASS, PlanKind.ROLLING_DAY),
+        start_date__gte=since,
+        start_date__lte=until,
+    ).count()
+    credits_used = -(
+        CreditEntry.objects.filter(
+            member_id=member_id,
+            kind=CreditKind.DESK_DAY,
+            grant__source_pass__space=space,
+            amount__lt=0,
+            created_at__date__gte=since,
+            created_at__date__lte=until + timedelta(days=1),
+        ).aggregate(total=Sum("amount"))["total"]
+        or 0
+    )
+    returned = (
+        CreditEntry.objects.filter(
+            member_id=member_id,
+            kind=CreditKind.DESK_DAY,
+            grant__source_pass__space=space,
+            grant__isnull=False,
+            amount__gt=0,
+            created_at__date__gte=since,
+            created_at__date__lte=until + timedelta(days=1),
+        ).aggregate(total=Sum("amount"))["total"]
+        or 0
+    )
+    return day_passes + max(credits_used - returned, 0)
