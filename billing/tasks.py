@@ -1,13 +1,13 @@
-"""Scheduled billing work. The renewal job is idempotent and catch-up ("everything due up to now that is
-not done yet"): beat runs it hourly in UTC; a missed, doubled or crashed run is harmless (see
-billing.services.renew_due_passes)."""
+"""Scheduled billing work. The renewal and dunning jobs are idempotent and catch-up ("everything due up to
+now that is not done yet"): beat runs them hourly in UTC; a missed, doubled or crashed run is harmless (see
+billing.services.renew_due_passes and billing.dunning). The sweep sends the billing e-mails still owed."""
 
 import logging
 
 from celery import shared_task
 from django.utils import timezone
 
-from billing import services
+from billing import dunning, notifications, services
 
 logger = logging.getLogger(__name__)
 
@@ -20,3 +20,15 @@ def renew_passes() -> dict:
         extra={"renewed": report.renewed, "expired": report.expired, "examined": report.examined},
     )
     return {"renewed": report.renewed, "expired": report.expired}
+
+
+@shared_task(name="billing.dunning", acks_late=True, ignore_result=True)
+def run_dunning() -> dict:
+    """Past due, payment reminders, suspensions, restorations and renewal notices (billing.dunning)."""
+    return dunning.run(timezone.now()).as_dict()
+
+
+@shared_task(name="billing.send_notices", acks_late=True, ignore_result=True)
+def send_notices() -> int:
+    """The sweep: sends every billing e-mail still owed (broker outage, SMTP error, crashed worker)."""
+    return notifications.sweep()

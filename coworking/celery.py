@@ -19,6 +19,10 @@ app.conf.beat_schedule = {
     "booking-notifications-sweep": {"task": "bookings.sweep_notifications", "schedule": 300.0},
     # Hourly catch-up: renews what is due in every space's zone, whatever hour it is there.
     "renew-passes": {"task": "billing.renew_passes", "schedule": crontab(minute=7)},
+    # Hourly catch-up, after the renewals: past due, reminders, suspensions, renewal notices.
+    "billing-dunning": {"task": "billing.dunning", "schedule": crontab(minute=17)},
+    # Sends the billing e-mails still owed (the job sends them after commit; this finishes the rest).
+    "billing-send-notices": {"task": "billing.send_notices", "schedule": 600.0},
     "clear-expired-sessions": {
         "task": "coworking.tasks.clear_expired_sessions",
         "schedule": crontab(hour=3, minute=17),

@@ -52,7 +52,7 @@ ON_POSTGRES = connection.vendor == "postgresql"
 ON_SQLITE = connection.vendor == "sqlite"
 postgres_only = pytest.mark.skipif(
     not ON_POSTGRES,
-    reason="PostgreSQL only: the exclusion constraints (migration 0002) exist only there; "
+    reason="PostgreSQL only: concurrent writers with row locks (and the bookings' exclusion constraints); "
     "run with DATABASE_URL=postgres://...",
 )
 sqlite_only = pytest.mark.skipif(not ON_SQLITE, reason="SQLite only: IMMEDIATE transactions are its guard")
