@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from billing import pricing
@@ -183,7 +183,9 @@ def member_passes(*, member_id: int) -> QuerySet[Pass]:
     return (
         Pass.objects.filter(member_id=member_id)
         .select_related("plan", "space")
-        .prefetch_related("periods")
+        .prefetch_related(
+            Prefetch("periods", queryset=PassPeriod.objects.select_related("invoice")), "plan__tiers"
+        )
         .order_by("-created_at")
     )
 

@@ -20,6 +20,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Max, OuterRef, Subquery, Sum
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, override
 
@@ -326,12 +327,21 @@ def payment_record(
 def _mark_paid(invoice_ids: Iterable[int]) -> None:
     ids = list(invoice_ids)
     Invoice.objects.filter(pk__in=ids).update(status=InvoiceStatus.PAID)
-    # A pass whose overdue invoices are now all paid is usable again at once.
-    for pass_obj in Pass.objects.filter(
-        periods__invoice_id__in=ids, status__in=(PassStatus.PAST_DUE, PassStatus.SUSPENDED)
-    ).distinct():
+    # A pass whose overdue invoices are now all paid is usable again at once (an invoice not yet due
+    # does not keep it past due: the same definition as billing.dunning).
+    now = timezone.now()
+    for pass_obj in (
+        Pass.objects.filter(
+            periods__invoice_id__in=ids, status__in=(PassStatus.PAST_DUE, PassStatus.SUSPENDED)
+        )
+        .select_related("space")
+        .distinct()
+    ):
         if not Invoice.objects.filter(
-            pass_periods__pass_obj=pass_obj, status=InvoiceStatus.ISSUED, kind=DocumentKind.INVOICE
+            pass_periods__pass_obj=pass_obj,
+            status=InvoiceStatus.ISSUED,
+            kind=DocumentKind.INVOICE,
+            due_date__lt=localtime.local_date(now, pass_obj.space.tz),
         ).exists():
             pass_transition(pass_obj, PassStatus.ACTIVE)
             Pass.objects.filter(pk=pass_obj.pk).update(past_due_since=None, reminders_sent=0)
@@ -422,7 +432,7 @@ def pass_purchase(
 ) -> Pass:
     """Buys a pass: the pass, its first period with the price snapshot, its invoice, the payment attempt
     and its credits, in one transaction. With the offline gateway the pass is usable at once; an unpaid
-    invoice makes it past due after its due date (billing.services.dunning_run)."""
+    invoice makes it past due after its due date (billing.dunning.run)."""
     space = plan.space
     today = localtime.local_date(now, space.tz)
     if not plan.is_active or not space.is_active:

@@ -52,6 +52,28 @@ class RoomBookingForm(forms.Form):
         return cleaned
 
 
+class DayPassForm(forms.Form):
+    """The day pass to buy before a desk booking completes (the space's day-pass plans)."""
+
+    plan = forms.ModelChoiceField(
+        queryset=None, label=_("Day pass"), empty_label=None, widget=forms.RadioSelect
+    )
+    start_now = forms.BooleanField(
+        label=_(
+            "I ask for the pass to start on the chosen day, and I understand that I can no longer withdraw "
+            "once the day is used."
+        )
+    )
+
+    def __init__(self, *args, plans, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].queryset = plans
+        self.fields["plan"].label_from_instance = lambda plan: plan.name
+        first = plans.first()
+        if first is not None:
+            self.fields["plan"].initial = first.pk
+
+
 class ManagerCancelForm(forms.Form):
     reason = forms.CharField(
         label=_("Reason (sent to the member)"), max_length=300, widget=forms.Textarea(attrs={"rows": 3})

@@ -6,6 +6,7 @@ app_name = "bookings"
 urlpatterns = [
     path("spaces/<slug:slug>/availability/", views.availability, name="availability"),
     path("spaces/<slug:slug>/book/", views.book, name="book"),
+    path("spaces/<slug:slug>/book/day-pass/", views.day_pass, name="day_pass"),
     path("spaces/<slug:slug>/rooms/<int:resource_id>/book/", views.book_room, name="book_room"),
     path("bookings/", views.my_bookings, name="mine"),
     path("bookings/<int:booking_id>/cancel/", views.cancel, name="cancel"),

@@ -1,26 +1,32 @@
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from billing import pricing
+from billing import selectors as billing_selectors
+from billing import services as billing_services
+from billing.models import CreditKind
 from bookings import ical, page_cache, selectors, services
 from bookings.availability_cache import availability_version
 from bookings.errors import BookingError
-from bookings.forms import ChoiceForm, RoomBookingForm, parse_day
+from bookings.forms import ChoiceForm, DayPassForm, RoomBookingForm, parse_day
 from bookings.models import Booking, CalendarFeed
 from bookings.templatetags.availability_grid import state_label
 from spaces import localtime
@@ -183,30 +189,75 @@ def book(request, slug: str):
         )
     data, now = form.cleaned_data, timezone.now()
     try:
-        if data["kind"] == "zone":
-            zone = get_object_or_404(Zone, pk=data["target_id"], space=space)
-            booking = services.booking_create_any_desk(
-                member=request.user, zone=zone, day=data["date"], part=data["part"], now=now
-            )
-        else:
-            resource = get_object_or_404(
-                Resource.objects.select_related("space"), pk=data["target_id"], space=space
-            )
-            if data["kind"] == "desk":
-                slot = services.desk_slot(resource=resource, day=data["date"], part=data["part"])
-            else:
-                slot = services.room_slot(
-                    resource=resource,
-                    day=data["date"],
-                    start_time=data["start_time"],
-                    end_time=data["end_time"],
-                )
-            booking = services.booking_create(member=request.user, slot=slot, now=now)
+        booking = _book_choice(request.user, space, data, now)
     except BookingError as error:
+        if error.code == "not_entitled" and data["kind"] in {"desk", "zone"}:
+            # No pass and no credit: offer a day pass, then complete this very booking.
+            query = urlencode({"date": data["date"].isoformat(), "choice": request.POST["choice"]})
+            return redirect(f"{reverse('bookings:day_pass', kwargs={'slug': space.slug})}?{query}")
         messages.error(request, error.message)
     else:
         messages.success(request, _success_message(booking))
     return redirect(_availability_url(space, data["date"]))
+
+
+def _book_choice(user, space, data, now) -> Booking:
+    """Books what a grid button (ChoiceForm) asks for."""
+    if data["kind"] == "zone":
+        zone = get_object_or_404(Zone, pk=data["target_id"], space=space)
+        return services.booking_create_any_desk(
+            member=user, zone=zone, day=data["date"], part=data["part"], now=now
+        )
+    resource = get_object_or_404(Resource.objects.select_related("space"), pk=data["target_id"], space=space)
+    if data["kind"] == "desk":
+        slot = services.desk_slot(resource=resource, day=data["date"], part=data["part"])
+    else:
+        slot = services.room_slot(
+            resource=resource, day=data["date"], start_time=data["start_time"], end_time=data["end_time"]
+        )
+    return services.booking_create(member=user, slot=slot, now=now)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def day_pass(request, slug: str):
+    """A member without a pass or credit who chose a desk: buy a day pass for that day and book it, in
+    one transaction (if the desk is taken meanwhile, nothing is bought)."""
+    space = _space_or_404(slug)
+    choice = ChoiceForm(request.POST if request.method == "POST" else request.GET)
+    if not choice.is_valid() or choice.cleaned_data["kind"] not in {"desk", "zone"}:
+        messages.error(request, _("This request is not valid."))
+        return redirect(_availability_url(space, localtime.local_date(timezone.now(), space.tz)))
+    data = choice.cleaned_data
+    plans = billing_selectors.day_pass_plans(space=space)
+    form = DayPassForm(request.POST or None, plans=plans)
+    if request.method == "POST" and form.is_valid():
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                billing_services.pass_purchase(
+                    member=request.user, plan=form.cleaned_data["plan"], start=data["date"], now=now
+                )
+                booking = _book_choice(request.user, space, data, now)
+        except (BookingError, billing_services.BillingError) as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _success_message(booking))
+            messages.info(request, _("Your day pass invoice is in your account."))
+            return redirect(_availability_url(space, data["date"]))
+    vat = billing_services.vat_fraction(space)
+    offers = [{"plan": plan, "gross": pricing.quote(plan.terms(), vat_rate=vat).gross} for plan in plans]
+    return render(
+        request,
+        "bookings/day_pass.html",
+        {
+            "space": space,
+            "form": form,
+            "offers": offers,
+            "day": data["date"],
+            "choice_value": request.POST.get("choice") or request.GET.get("choice"),
+        },
+    )
 
 
 @login_required
@@ -233,7 +284,17 @@ def book_room(request, slug: str, resource_id: int):
         else:
             messages.success(request, _success_message(booking))
             return redirect(_availability_url(space, data["date"]))
-    return render(request, "bookings/book_room.html", {"space": space, "room": room, "form": form})
+    included = billing_selectors.credit_summary(member_id=request.user.pk, space=space, day=today)
+    return render(
+        request,
+        "bookings/book_room.html",
+        {
+            "space": space,
+            "room": room,
+            "form": form,
+            "included_hours": Decimal(included[CreditKind.ROOM_MINUTES]) / 60,
+        },
+    )
 
 
 @login_required

@@ -2,12 +2,15 @@
 found by a natural key and brought back to the state below, so running it twice changes nothing."""
 
 from dataclasses import dataclass
-from datetime import date, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from allauth.account.models import EmailAddress
 from django.db import transaction
 
+from billing import periods
+from billing import services as billing_services
+from billing.models import Pass, Plan, PlanKind, PriceTier
 from members import services as member_services
 from members.models import Member, User
 from spaces.models import Closure, OpeningHours, Resource, ResourceKind, Space, Zone
@@ -146,6 +149,28 @@ LAYOUT = [
     ),
 ]
 ROOM_NAMES = ["Jacquard", "Vauban"]
+ROOM_HOURLY_PRICE = Decimal("25.00")
+DEMO_IBANS = {"FR": "FR7630006000011234567890189", "BE": "BE68539007547034"}
+# (kind, name, price excl. VAT, other fields, price tiers [(from period, price)])
+CATALOGUE = [
+    (PlanKind.DAY_PASS, "Pass journée", Decimal("25.00"), {}, []),
+    (PlanKind.PACK_10, "Carnet 10 jours", Decimal("200.00"), {"desk_days": 10, "validity_months": 6}, []),
+    (
+        PlanKind.MONTHLY,
+        "Mensuel nomade",
+        Decimal("250.00"),
+        {"room_hours": 2},
+        [(4, Decimal("230.00")), (13, Decimal("210.00"))],
+    ),
+    (
+        PlanKind.MONTHLY,
+        "Résident (bureau fixe)",
+        Decimal("350.00"),
+        {"desk_access": "dedicated_desk", "room_hours": 4},
+        [(7, Decimal("330.00"))],
+    ),
+    (PlanKind.ANNUAL, "Annuel nomade", Decimal("2500.00"), {"room_hours": 24, "network_access": True}, []),
+]
 
 
 def _user(
@@ -192,6 +217,9 @@ def _space(spec: DemoSpace) -> Space:
             "half_day_split": time(13, 0),
             "booking_window_days": 60,
             "cancellation_cutoff_hours": 24,
+            "desks_need_pass": True,
+            "bank_iban": DEMO_IBANS[spec.country],
+            "bank_bic": "AGRIFRPPXXX" if spec.country == "FR" else "GEBABEBB",
             "is_active": True,
         },
     )
@@ -216,10 +244,43 @@ def _space(spec: DemoSpace) -> Space:
                     "capacity": capacity,
                     "amenities": amenities,
                     "position": n,
+                    "hourly_price": ROOM_HOURLY_PRICE if kind == ResourceKind.MEETING_ROOM else Decimal(0),
                     "is_active": True,
                 },
             )
     return space
+
+
+def _plans(space: Space) -> dict[str, Plan]:
+    """The degressive catalogue of every demo space: the longer the commitment, the cheaper the day."""
+    plans = {}
+    for position, (kind, name, price, extra, tiers) in enumerate(CATALOGUE):
+        plan, _ = Plan.objects.update_or_create(
+            space=space,
+            name=name,
+            defaults={"kind": kind, "unit_price": price, "position": position, **extra},
+        )
+        plan.tiers.exclude(first_period__in=[first for first, _price in tiers]).delete()
+        for first, tier_price in tiers:
+            PriceTier.objects.update_or_create(
+                plan=plan, first_period=first, defaults={"unit_price": tier_price}
+            )
+        plans[name] = plan
+    return plans
+
+
+def _demo_pass(member: User, plan: Plan, start: date, *, paid: bool) -> None:
+    """A pass bought on `start` (in the past), paid or not, unless the member already has one."""
+    if Pass.objects.filter(member=member, plan=plan).exists():
+        return
+    member = User.objects.select_related("member").get(pk=member.pk)  # the profile as just updated
+    bought_at = datetime.combine(start, time(9, 0), tzinfo=plan.space.tz)
+    pass_obj = billing_services.pass_purchase(member=member, plan=plan, start=start, now=bought_at)
+    invoice = pass_obj.periods.get().invoice
+    if paid and invoice.gross:
+        billing_services.payment_record(
+            invoice=invoice, amount=invoice.gross, method="transfer", received_on=start, by=None
+        )
 
 
 def _closures(space: Space, year: int) -> None:
@@ -249,6 +310,12 @@ def seed(*, with_passwords: bool, today: date) -> list[tuple[str, str]]:
         manager = _user(manager_email, manager_name, password=password, staff=True)
         member_services.manager_assign(user=manager, space=space)
         accounts.append((manager_email, f"manager, {spec.city}"))
+        plans = _plans(space)
+        # Renewals show up within the first hour of `make run`: this pass's period ends today, so the
+        # hourly job renews it (and Montpellier's unpaid one starts the reminders).
+        monthly_start = periods.add_months_anchored(today, -1) + timedelta(days=1)
+        paid = spec.city != "Montpellier"
+        _demo_pass(member_user, plans["Mensuel nomade"], monthly_start, paid=paid)
     _user(SUPERUSER[0], SUPERUSER[1], password=password, superuser=True)
     accounts.append((SUPERUSER[0], "superuser"))
     return accounts

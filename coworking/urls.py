@@ -20,6 +20,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("members.urls")),
     path("accounts/", include("allauth.urls")),
+    path("", include("billing.urls")),
     path("spaces/", include("spaces.urls")),
     path("", include("bookings.urls")),
     path("admin/", admin.site.urls),

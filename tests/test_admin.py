@@ -4,11 +4,16 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.urls import reverse
+from django.utils import timezone
 
+from billing import services as billing_services
+from billing.models import Notice
+from spaces.localtime import local_date
 from tests.factories import (
     BookingFactory,
     ClosureFactory,
     ManagerAssignmentFactory,
+    PlanFactory,
     ResourceFactory,
     SkillFactory,
     UserFactory,
@@ -31,6 +36,17 @@ def one_of_each():
     SkillFactory(name="Photographie")
     Group.objects.create(name="Accountants")
     BookingFactory(resource=resource)
+    buyer = UserFactory(member__display_name="Camille")
+    space = resource.space
+    pass_obj = billing_services.pass_purchase(
+        member=buyer,
+        plan=PlanFactory(space=space),
+        start=local_date(timezone.now(), space.tz),
+        now=timezone.now(),
+    )
+    Notice.objects.create(
+        pass_obj=pass_obj, kind="payment_reminder", key="x", email=buyer.email, subject="Rappel", body="."
+    )
 
 
 def registered():

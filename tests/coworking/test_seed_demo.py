@@ -61,3 +61,19 @@ def test_demo_managers_run_only_their_space(db):
     assert manager.is_staff
     assert not manager.is_superuser
     assert list(manager.manager_assignments.values_list("space__city", flat=True)) == ["Paris"]
+
+
+@override_settings(DEMO_PASSWORDS=False)
+def test_demo_passes_come_due_so_that_make_run_shows_renewals(db):
+    from django.utils import timezone
+
+    from billing.models import Pass, Plan
+    from billing.services import renew_due_passes
+
+    call_command("seed_demo", stdout=StringIO())
+    assert Plan.objects.filter(space__slug="paris-canal", is_active=True).count() == 5
+    assert Pass.objects.count() == 4
+    report = renew_due_passes(now=timezone.now())
+    assert report.renewed == 4
+    call_command("seed_demo", stdout=StringIO())
+    assert Pass.objects.count() == 4
