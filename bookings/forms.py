@@ -60,8 +60,8 @@ class DayPassForm(forms.Form):
     )
     start_now = forms.BooleanField(
         label=_(
-            "I ask for the pass to start on the chosen day, and I understand that I can no longer withdraw "
-            "once the day is used."
+            "I ask for the pass to start on the chosen day, and I understand that once it has started I "
+            "can only withdraw by paying for what I used, and not at all once it is used up."
         )
     )
 

@@ -173,10 +173,9 @@ def test_a_payment_term_in_days_is_stated_with_its_date(client, lille, business,
     invoice = buy(business, lille)
     client.force_login(business)
     assert invoice.due_date == date(2026, 4, 1)
-    mention = tr("Payment term: %(days)d days from the issue date, that is by %(date)s.") % {
-        "days": 30,
-        "date": "1 avril 2026",
-    }
+    mention = (
+        "Délai de paiement : 30 jours à compter de la date d'émission, soit au plus tard le 1 avril 2026."
+    )
     assert_in_both(both(client, invoice), mention)
 
 
