@@ -167,7 +167,14 @@ def _insert(*, member: User, slot: Slot, booked_by: User | None, now: datetime) 
     with transaction.atomic():
         if slot.resource.is_desk:
             member_services.member_lock(user=member)
-        list(Resource.objects.select_for_update().filter(pk=slot.resource.pk).values_list("pk", flat=True))
+        # order_by(): Resource's default ordering joins the space, and FOR UPDATE would then lock the
+        # space's row too, serialising every booking of the space.
+        list(
+            Resource.objects.select_for_update(of=("self",))
+            .filter(pk=slot.resource.pk)
+            .order_by()
+            .values_list("pk", flat=True)
+        )
         overlapping = Booking.objects.active().overlapping(slot.start, slot.end)
         if overlapping.filter(resource=slot.resource).exists():
             raise BookingError("slot_taken")

@@ -221,3 +221,14 @@ def test_a_forged_day_pass_request_is_refused_cleanly(client, member, catalogue,
     response = client.post(url, {"date": "2026-11-25", "choice": f"desk:{desk.pk}:full_day", "plan": "999"})
     assert response.status_code == 200
     assert not Pass.objects.exists()
+
+
+def test_the_day_pass_page_keeps_the_plan_chosen_after_an_error(client, member, catalogue, desk, space):
+    afternoon = PlanFactory(space=space, name="Demi-journée", kind="day_pass", unit_price=Decimal("15.00"))
+    url = reverse("bookings:day_pass", kwargs={"slug": "lille"})
+    choice = {"date": "2026-11-25", "choice": f"desk:{desk.pk}:full_day"}
+    fresh = client.get(url, choice).content.decode()
+    assert f'value="{catalogue["day"].pk}" checked' in fresh
+    response = client.post(url, {**choice, "plan": afternoon.pk}).content.decode()
+    assert f'value="{afternoon.pk}" checked' in response
+    assert f'value="{catalogue["day"].pk}" checked' not in response
