@@ -65,12 +65,8 @@ def is_suspended(*, member_id: int) -> bool:
     return Pass.objects.filter(member_id=member_id, status=PassStatus.SUSPENDED).exists()
 
 
-def suspended_member_ids(*, member_ids) -> set[int]:
-    return set(
-        Pass.objects.filter(member_id__in=member_ids, status=PassStatus.SUSPENDED).values_list(
-            "member_id", flat=True
-        )
-    )
+def suspended_passes() -> QuerySet[Pass]:
+    return Pass.objects.filter(status=PassStatus.SUSPENDED)
 
 
 def covering_passes(*, member_id: int, space: Space, day: date) -> QuerySet[Pass]:

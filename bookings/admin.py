@@ -1,9 +1,11 @@
 from django.contrib import admin, messages
+from django.db.models import Exists, OuterRef
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from billing import selectors as billing_selectors
 from bookings import services
 from bookings.errors import BookingError
 from bookings.forms import ManagerCancelForm
@@ -11,10 +13,34 @@ from bookings.models import Booking, BookingStatus
 from members.selectors import managed_space_ids
 
 
+class MemberSuspendedFilter(admin.SimpleListFilter):
+    title = _("member suspended for an unpaid invoice")
+    parameter_name = "suspended"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(member_suspended=True)
+        if self.value() == "no":
+            return queryset.filter(member_suspended=False)
+        return queryset
+
+
 @admin.register(Booking)
 class BookingAdmin(admin.ModelAdmin):
-    list_display = ["local_date", "part", "resource", "space", "member", "status", "created_at"]
-    list_filter = ["status", "part", "space", "is_desk", "local_date"]
+    list_display = [
+        "local_date",
+        "part",
+        "resource",
+        "space",
+        "member",
+        "member_standing",
+        "status",
+        "created_at",
+    ]
+    list_filter = ["status", MemberSuspendedFilter, "part", "space", "is_desk", "local_date"]
     list_select_related = ["resource", "space", "member"]
     search_fields = ["member__email", "member__member__display_name", "resource__name", "space__name"]
     date_hierarchy = "local_date"
@@ -39,9 +65,22 @@ class BookingAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         # A manager sees the bookings of the spaces they run, nothing else.
-        queryset = super().get_queryset(request)
+        queryset = (
+            super()
+            .get_queryset(request)
+            .annotate(
+                member_suspended=Exists(
+                    billing_selectors.suspended_passes().filter(member_id=OuterRef("member_id"))
+                )
+            )
+        )
         space_ids = managed_space_ids(user=request.user)
         return queryset if space_ids is None else queryset.filter(space_id__in=space_ids)
+
+    @admin.display(description=_("member's passes"), boolean=False, ordering="member_suspended")
+    def member_standing(self, obj):
+        # A suspended member keeps future bookings; the manager sees them flagged to follow up.
+        return _("Suspended (unpaid)") if obj.member_suspended else "—"
 
     def _runs_a_space(self, request) -> bool:
         user = request.user

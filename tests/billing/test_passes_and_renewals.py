@@ -300,3 +300,69 @@ def test_the_celery_task_runs_the_job_and_is_scheduled_hourly(member, monthly):
         assert renew_passes.delay().get() == {"renewed": 1, "expired": 0}
     assert app.conf.beat_schedule["renew-passes"]["task"] == "billing.renew_passes"
     assert renew_passes.acks_late
+
+
+class Crash(Exception):
+    pass
+
+
+def _counts():
+    return (PassPeriod.objects.count(), Invoice.objects.count(), Payment.objects.count())
+
+
+def test_a_crash_between_the_invoices_and_the_payment_attempts_then_a_rerun_renews_once(
+    member, monthly, monkeypatch
+):
+    buy(member, monthly, date(2026, 3, 2))
+    before = _counts()
+
+    def crash(*args, **kwargs):
+        raise Crash
+
+    # The chunk's transaction holds periods, invoices and payment attempts: a crash in between
+    # leaves none of them (and no number is used up).
+    with monkeypatch.context() as patch:
+        patch.setattr(services, "_payment_attempts", crash)
+        with pytest.raises(Crash):
+            renew(at(date(2026, 4, 1)))
+    assert _counts() == before
+    renew(at(date(2026, 4, 1)))
+    renew(at(date(2026, 4, 1)))
+    assert _counts() == (before[0] + 1, before[1] + 1, before[2] + 1)
+    assert Invoice.objects.order_by("sequence").last().number == "LIL-2026-00002"
+
+
+class FlakyCardGateway:
+    """A card gateway that fails once after commit (the process dies mid-call), then records calls."""
+
+    name = "card"
+
+    def __init__(self):
+        self.calls = []
+        self.fail = True
+
+    def charge_many(self, requests):
+        if self.fail:
+            self.fail = False
+            raise Crash
+        self.calls.append([request.idempotency_key for request in requests])
+        from billing.gateways import ChargeResult
+
+        return [ChargeResult(status="succeeded", method="card", reference="ch_1") for _ in requests]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_crash_in_the_gateway_after_commit_then_a_rerun_changes_nothing_more(member, monthly):
+    buy(member, monthly, date(2026, 3, 2))
+    gateway = FlakyCardGateway()
+    with pytest.raises(Crash):
+        services.renew_due_passes(now=at(date(2026, 4, 1)), gateway=gateway)
+    after_crash = _counts()
+    pending = Payment.objects.get(status=PaymentStatus.PENDING, idempotency_key__startswith="renewal:")
+    assert pending.gateway == "card"
+    for _ in range(3):
+        services.renew_due_passes(now=at(date(2026, 4, 1)), gateway=gateway)
+    # No second period, invoice or attempt, and the gateway is not called again for that period:
+    # the pending attempt, keyed by (pass, period start), is what a retry of the charge would reuse.
+    assert _counts() == after_crash
+    assert gateway.calls == []

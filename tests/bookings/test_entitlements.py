@@ -248,3 +248,25 @@ def test_a_downgrade_is_refused(camille, paris):
     with pytest.raises(billing_services.BillingError) as error:
         billing_services.pass_upgrade(pass_obj=pass_obj, plan=pack_plan, now=NOW)
     assert error.value.code == "not_an_upgrade"
+
+
+def test_the_manager_sees_future_bookings_of_suspended_members_flagged(
+    client, camille, yanis, desk, desk2, paris
+):
+    from django.urls import reverse
+
+    pass_obj = buy(camille, PlanFactory(space=paris, kind="monthly"))
+    buy(yanis, PlanFactory(space=paris, kind="monthly", name="Mensuel 2"))
+    book_desk(camille, desk)
+    book_desk(yanis, desk2)
+    billing_services.pass_transition(pass_obj, PassStatus.PAST_DUE)
+    billing_services.pass_transition(pass_obj, PassStatus.SUSPENDED)
+    manager = ManagerFactory()
+    ManagerAssignmentFactory(user=manager, space=paris)
+    client.force_login(manager)
+    url = reverse("admin:bookings_booking_changelist")
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert page.count("Suspended (unpaid)") == 1
+    flagged = client.get(url, {"suspended": "yes"}, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "camille@example.com" in flagged
+    assert "yanis@example.com" not in flagged
