@@ -254,6 +254,38 @@ def _bookings(space, today: date, desks: list[int], rooms: list[int], members: l
     return len(rows)
 
 
+def _passes(space, today: date, member_ids: list[int]) -> None:
+    """Every bench member holds an auto-renewing monthly pass, so booking a desk takes the real
+    entitlement path (desks need a pass in the bench space, as in a real one)."""
+    from billing.models import Pass, PassPeriod, Plan, PlanKind
+
+    plan, _ = Plan.objects.update_or_create(
+        space=space, name="Bench monthly", defaults={"kind": PlanKind.MONTHLY, "unit_price": 250}
+    )
+    have = set(Pass.objects.filter(plan=plan, member_id__in=member_ids).values_list("member_id", flat=True))
+    passes = Pass.objects.bulk_create(
+        [
+            Pass(member_id=pk, plan=plan, space=space, kind=plan.kind, anchor_date=today, auto_renew=True)
+            for pk in member_ids
+            if pk not in have
+        ]
+    )
+    PassPeriod.objects.bulk_create(
+        [
+            PassPeriod(
+                pass_obj=p,
+                number=1,
+                start_date=today,
+                end_date=today + timedelta(days=27),
+                unit_price=250,
+                vat_rate=20,
+            )
+            for p in passes
+        ]
+    )
+    Pass.objects.filter(plan=plan, anchor_date__gt=today).update(anchor_date=today)
+
+
 def seed(now: datetime | None = None) -> BenchData:
     """Create or refresh the bench space and members; the bench members' bookings are recreated."""
     setup_django()
@@ -271,6 +303,7 @@ def seed(now: datetime | None = None) -> BenchData:
             members = _members("bench-member", MEMBERS, "Bench member")
             load_members = _members("bench-load", LOAD_MEMBERS, "Bench load")
             today = localtime.local_date(now or timezone.now(), space.tz)
+            _passes(space, today, [*members, *load_members])
             Booking.objects.filter(member_id__in=[*members, *load_members]).delete()
             _bookings(space, today, desks, rooms, members)
         bump_availability_version(space.pk)

@@ -69,30 +69,6 @@ def suspended_passes() -> QuerySet[Pass]:
     return Pass.objects.filter(status=PassStatus.SUSPENDED)
 
 
-def covering_passes(*, member_id: int, space: Space, day: date) -> QuerySet[Pass]:
-    """The member's usable passes (not packs) that cover `day` in `space`: a period holds the day, or
-    the pass renews by itself and the day comes after its start (a monthly member books next month's
-    days before next month's period exists)."""
-    period_holds_day = PassPeriod.objects.filter(
-        pass_obj=OuterRef("pk"), start_date__lte=day, end_date__gte=day
-    )
-    return (
-        Pass.objects.filter(member_id=member_id, status__in=USABLE_STATUSES)
-        .filter(_valid_in(space))
-        .exclude(kind=PlanKind.PACK_10)
-        .exclude(plan__desk_access=DeskAccess.NONE)
-        .filter(
-            Q(Exists(period_holds_day))
-            | Q(
-                auto_renew=True,
-                status=PassStatus.ACTIVE,
-                kind__in=list(PERIOD_MONTHS),
-                anchor_date__lte=day,
-            )
-        )
-    )
-
-
 def _balances(member_id: int, kind: str, space: Space, day: date) -> QuerySet[CreditEntry]:
     """The member's grants of `kind` usable in `space` on `day`, with their balance, soonest expiry
     first (so credits about to expire are used first)."""
@@ -124,20 +100,52 @@ def credit_grants(*, member_id: int, kind: str, space: Space, day: date) -> list
     return [(pk, amount + drawn) for pk, amount, drawn in rows if amount + drawn > 0]
 
 
+def _covers(row: dict, space: Space, day: date) -> bool:
+    """Whether one of the member's passes (a row of desk_decision's query) lets them hold a desk in
+    `space` on `day`: a period holds the day, or the pass renews by itself and the day comes after its
+    start (a monthly member books next month's days before next month's period exists)."""
+    if row["status"] not in USABLE_STATUSES or row["kind"] == PlanKind.PACK_10:
+        return False
+    if row["plan__desk_access"] == DeskAccess.NONE:
+        return False
+    if row["space_id"] != space.pk and not row["plan__network_access"]:
+        return False
+    renews = row["auto_renew"] and row["status"] == PassStatus.ACTIVE and row["kind"] in PERIOD_MONTHS
+    return row["holds_day"] or (renews and row["anchor_date"] <= day)
+
+
 def desk_decision(*, member_id: int, space: Space, day: date, dedicated: bool) -> DeskDecision:
-    if is_suspended(member_id=member_id):
-        return DeskDecision("suspended")
-    passes = covering_passes(member_id=member_id, space=space, day=day)
-    if dedicated:
-        pass_id = (
-            passes.filter(plan__desk_access=DeskAccess.DEDICATED_DESK).values_list("pk", flat=True).first()
+    """One query for the member's passes (suspension and coverage), a second only when a day credit is
+    needed: this runs on every desk booking."""
+    holds_day = PassPeriod.objects.filter(pass_obj=OuterRef("pk"), start_date__lte=day, end_date__gte=day)
+    rows = list(
+        Pass.objects.filter(member_id=member_id, status__in=(*USABLE_STATUSES, PassStatus.SUSPENDED))
+        .annotate(holds_day=Exists(holds_day))
+        .order_by("pk")
+        .values(
+            "pk",
+            "status",
+            "kind",
+            "auto_renew",
+            "anchor_date",
+            "space_id",
+            "plan__network_access",
+            "plan__desk_access",
+            "holds_day",
         )
-        return DeskDecision(None, pass_id=pass_id) if pass_id else DeskDecision("dedicated_plan_needed")
+    )
+    if any(row["status"] == PassStatus.SUSPENDED for row in rows):
+        return DeskDecision("suspended")
+    covering = [row for row in rows if _covers(row, space, day)]
+    if dedicated:
+        for row in covering:
+            if row["plan__desk_access"] == DeskAccess.DEDICATED_DESK:
+                return DeskDecision(None, pass_id=row["pk"])
+        return DeskDecision("dedicated_plan_needed")
     if not space.desks_need_pass:
         return DeskDecision(None)
-    pass_id = passes.values_list("pk", flat=True).first()
-    if pass_id:
-        return DeskDecision(None, pass_id=pass_id)
+    if covering:
+        return DeskDecision(None, pass_id=covering[0]["pk"])
     grants = credit_grants(member_id=member_id, kind=CreditKind.DESK_DAY, space=space, day=day)
     if grants:
         return DeskDecision(None, grant_id=grants[0][0])

@@ -737,13 +737,18 @@ def entitlement_consume(
     hourly_price: Decimal = Decimal(0),
     description: str = "",
     gateway: Gateway | None = None,
+    decision: selectors.DeskDecision | None = None,
 ) -> Consumption:
     """Takes what a booking needs, inside the booking's transaction: a desk needs a covering pass or
     draws one day credit; a meeting room draws included minutes and the rest is invoiced per hour.
     The member's grants are locked first, so two bookings never spend the same credit; raises
-    BillingError (not_entitled, dedicated_plan_needed, suspended) and the booking rolls back."""
+    BillingError (not_entitled, dedicated_plan_needed, suspended) and the booking rolls back.
+    `decision` is the check made just before (billing.selectors.desk_decision): when a pass covers the
+    day there is nothing to draw, and nothing more is read."""
     with transaction.atomic():
         if resource_kind in ("hot_desk", "dedicated_desk"):
+            if decision is not None and decision.allowed and decision.grant_id is None:
+                return Consumption()  # a pass covers the day (or desks are free): nothing to draw
             return _consume_desk(member, space, day, resource_kind == "dedicated_desk", reference)
         return _consume_room(member, space, day, minutes, hourly_price, description, reference, now, gateway)
 

@@ -32,16 +32,16 @@ def _resource_kind(resource: Resource) -> str:
     return "room"
 
 
-def check(*, member: Member, resource: Resource, day: date) -> None:
+def check(*, member: Member, resource: Resource, day: date) -> billing_selectors.DeskDecision | None:
     """The early check, before the booking transaction: a clear refusal without taking any lock. The
-    booking transaction checks again when it draws (entitlement_consume)."""
+    booking transaction draws the credit it found, checking again under lock (entitlement_consume)."""
     if not member.is_complete:
         raise BookingError("profile_incomplete")
     kind = _resource_kind(resource)
     if kind == "room":
         if billing_selectors.is_suspended(member_id=member.user_id):
             raise BookingError("suspended")
-        return
+        return None
     decision = billing_selectors.desk_decision(
         member_id=member.user_id,
         space=resource.space,
@@ -50,6 +50,7 @@ def check(*, member: Member, resource: Resource, day: date) -> None:
     )
     if not decision.allowed:
         raise BookingError(REFUSALS[decision.reason])
+    return decision
 
 
 def room_description(resource: Resource, start: datetime, end: datetime) -> str:
@@ -62,7 +63,9 @@ def room_description(resource: Resource, start: datetime, end: datetime) -> str:
     }
 
 
-def consume(*, member: User, booking, now: datetime) -> billing_services.Consumption:
+def consume(
+    *, member: User, booking, now: datetime, decision: billing_selectors.DeskDecision | None = None
+) -> billing_services.Consumption:
     """Inside the booking's transaction: draws the day credit or room minutes, invoices the rest."""
     resource = booking.resource
     minutes = int((booking.end - booking.start).total_seconds() // 60)
@@ -77,6 +80,7 @@ def consume(*, member: User, booking, now: datetime) -> billing_services.Consump
             minutes=minutes,
             hourly_price=resource.hourly_price,
             description=room_description(resource, booking.start, booking.end),
+            decision=decision,
         )
     except billing_services.BillingError as error:
         raise BookingError(REFUSALS.get(error.code, "not_entitled")) from None

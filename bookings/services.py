@@ -137,12 +137,12 @@ def _check_rules(slot: Slot, *, now: datetime) -> None:
 def booking_create(*, member: User, slot: Slot, now: datetime, booked_by: User | None = None) -> Booking:
     """Book a slot for a member, or raise BookingError. Safe under concurrency on both databases."""
     _check_rules(slot, now=now)
-    entitlements.check(
+    decision = entitlements.check(
         member=member_selectors.member_for_user(user=member), resource=slot.resource, day=slot.day
     )
     for attempt in range(2):
         try:
-            booking = _insert(member=member, slot=slot, booked_by=booked_by, now=now)
+            booking = _insert(member=member, slot=slot, booked_by=booked_by, now=now, decision=decision)
             break
         except IntegrityError as exc:
             for constraint, code in CONSTRAINT_CODES.items():
@@ -158,7 +158,7 @@ def booking_create(*, member: User, slot: Slot, now: datetime, booked_by: User |
     return booking
 
 
-def _insert(*, member: User, slot: Slot, booked_by: User | None, now: datetime) -> Booking:
+def _insert(*, member: User, slot: Slot, booked_by: User | None, now: datetime, decision) -> Booking:
     # On SQLite, atomic() starts an IMMEDIATE transaction: the checks and the insert run while holding
     # the database's write lock. On PostgreSQL, concurrent inserts that the exclusion constraints make
     # wait on each other's uncommitted rows can deadlock, so bookings that could conflict are serialised
@@ -192,7 +192,7 @@ def _insert(*, member: User, slot: Slot, booked_by: User | None, now: datetime) 
             booked_by=booked_by,
         )
         # The pass, day credit or room hours it draws on, and the room's invoice, commit with it or not.
-        entitlements.consume(member=member, booking=booking, now=now)
+        entitlements.consume(member=member, booking=booking, now=now, decision=decision)
         _after_commit(booking, notify="confirmation")
     return booking
 
