@@ -13,19 +13,33 @@ from django.core.cache import cache
 TIMEOUT = 24 * 3600
 
 
-def _key(space_id: int) -> str:
-    return f"availability:version:{space_id}"
+def _key(space_id: int, what: str = "version") -> str:
+    return f"availability:{what}:{space_id}"
 
 
-def availability_version(space_id: int) -> str:
-    version = cache.get(_key(space_id))
+def _version(key: str) -> str:
+    version = cache.get(key)
     if version is None:
         version = uuid.uuid4().hex
         # add() so that two readers racing here agree on one token.
-        if not cache.add(_key(space_id), version, TIMEOUT):
-            version = cache.get(_key(space_id)) or version
+        if not cache.add(key, version, TIMEOUT):
+            version = cache.get(key) or version
     return version
+
+
+def availability_version(space_id: int) -> str:
+    return _version(_key(space_id))
 
 
 def bump_availability_version(space_id: int) -> None:
     cache.set(_key(space_id), uuid.uuid4().hex, TIMEOUT)
+
+
+def setup_version(space_id: int) -> str:
+    """A second token that changes only with the space's setup (resources, zones, hours, closures),
+    not with bookings: what a page needs besides the day's bookings is cached under it."""
+    return _version(_key(space_id, "setup"))
+
+
+def bump_setup_version(space_id: int) -> None:
+    cache.set(_key(space_id, "setup"), uuid.uuid4().hex, TIMEOUT)

@@ -73,7 +73,7 @@ def render_cacheable(request, template: str, context: dict) -> str:
     return _CSRF_INPUT_VALUE.sub(rf"\g<1>{CSRF_PLACEHOLDER}\g<2>", html)
 
 
-def _split(html: str) -> Parts:
+def split(html: str) -> Parts:
     return tuple(part.encode() for part in _SPLIT.split(html))
 
 
@@ -97,22 +97,29 @@ def personalise(request, parts: Parts) -> bytes:
     return b"".join(filled)
 
 
-def render_personal(request, template: str, context: dict) -> bytes:
-    """Renders through the same path as a cached page, without storing it (for one-off requests)."""
-    return personalise(request, _split(render_cacheable(request, template, context)))
-
-
-def get_or_render(
-    request, key: str, timeout: int, template: str, context_factory: Callable[[], dict]
-) -> bytes:
-    """The personalised page under key: from this process, from the shared cache, or rendered
-    (context_factory() builds the context only then) and stored in both."""
+def get_or_render(request, key: str, timeout: int, render: Callable[[], str]) -> bytes:
+    """The personalised page under key: from this process, from the shared cache, or rendered (by
+    render(), which returns what render_cacheable() does) and stored in both."""
     parts = local_pages.get(key)
     if parts is None:
         html = cache.get(key)
         if html is None:
-            html = render_cacheable(request, template, context_factory())
+            html = render()
             cache.set(key, html, timeout)
-        parts = _split(html)
+        parts = split(html)
         local_pages.put(key, parts)
     return personalise(request, parts)
+
+
+def cached_text(key: str, timeout: int, render: Callable[[], str]) -> str:
+    """A rendered fragment (a page shell with its placeholders, say) from this process or the shared
+    cache, else rendered and stored in both."""
+    parts = local_pages.get(key)
+    if parts is not None:
+        return parts[0].decode()
+    text = cache.get(key)
+    if text is None:
+        text = render()
+        cache.set(key, text, timeout)
+    local_pages.put(key, (text.encode(),))
+    return text

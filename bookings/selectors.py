@@ -4,14 +4,17 @@ number of queries, whatever the number of resources or bookings."""
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.core.cache import cache
 from django.db.models import QuerySet
 
+from bookings.availability_cache import setup_version
 from bookings.models import Booking, BookingStatus
 from spaces import localtime
 from spaces import selectors as space_selectors
 from spaces.models import DESK_KINDS, Resource, ResourceKind, Space
 
 FREE, TAKEN, PAST, CLOSED = "free", "taken", "past", "closed"
+SETUP_TIMEOUT = 3600
 
 
 @dataclass
@@ -102,7 +105,7 @@ def _state(
 def availability_for_day(*, space: Space, day: date, now: datetime) -> DayAvailability:
     """Every active resource of the space, grouped by zone, with its state for the day (five queries)."""
     tz = space.tz
-    schedule = space_selectors.day_schedule(space=space, day=day)
+    schedule, resource_rows = _setup(space, day)
     availability = DayAvailability(
         space=space,
         day=day,
@@ -110,9 +113,6 @@ def availability_for_day(*, space: Space, day: date, now: datetime) -> DayAvaila
         closes=schedule.closes,
         closure_reason=schedule.closure_reason,
         zones=[],
-    )
-    resources = Resource.objects.filter(space=space, is_active=True).order_by(
-        "zone__position", "zone__name", "position", "name"
     )
     bounds = space.day_bounds(day)
     by_resource: dict[int, list[tuple[int, int, datetime, datetime]]] = {}
@@ -131,41 +131,65 @@ def availability_for_day(*, space: Space, day: date, now: datetime) -> DayAvaila
     morning, afternoon = space.half_day_bounds(day)
     window = schedule.window
     room_slots = _room_slots(day, tz, window) if window else []
+    # Most resources hold no booking that day: their cells are the same, computed once.
+    empty_desk = (
+        (_state(morning.start, morning.end, now, []), _state(afternoon.start, afternoon.end, now, []))
+        if availability.is_open
+        else (Cell(CLOSED), Cell(CLOSED))
+    )
+    empty_room: list[RoomSlot] | None = None
     zones: dict[int, ZoneDay] = {}
-    for pk, name, kind, capacity, zone_id, zone_name in resources.values_list(
-        "pk", "name", "kind", "capacity", "zone_id", "zone__name"
-    ):
+    for pk, name, kind, capacity, zone_id, zone_name in resource_rows:
         resource = ResourceRef(pk, name, kind, capacity)
         zone = zones.get(zone_id)
         if zone is None:
             zone = zones[zone_id] = ZoneDay(zone_id, zone_name)
-        held = by_resource.get(pk, [])
+        held = by_resource.get(pk)
         if resource.is_desk:
-            if availability.is_open:
+            if held and availability.is_open:
                 row = DeskRow(
                     resource,
                     _state(morning.start, morning.end, now, held),
                     _state(afternoon.start, afternoon.end, now, held),
                 )
             else:
-                row = DeskRow(resource, Cell(CLOSED), Cell(CLOSED))
+                row = DeskRow(resource, *empty_desk)
             zone.desks.append(row)
         else:
-            zone.rooms.append(
-                RoomRow(
-                    resource,
-                    [
-                        RoomSlot(
-                            start.astimezone(tz).time(),
-                            end.astimezone(tz).time(),
-                            _state(start, end, now, held),
-                        )
-                        for start, end in room_slots
-                    ],
-                )
-            )
+            if held:
+                slots = _room_row(room_slots, tz, now, held)
+            else:
+                slots = empty_room = empty_room or _room_row(room_slots, tz, now, [])
+            zone.rooms.append(RoomRow(resource, slots))
     availability.zones = list(zones.values())
     return availability
+
+
+def _room_row(room_slots, tz, now, held) -> list[RoomSlot]:
+    return [
+        RoomSlot(start.astimezone(tz).time(), end.astimezone(tz).time(), _state(start, end, now, held))
+        for start, end in room_slots
+    ]
+
+
+def _setup(space: Space, day: date):
+    """The day's schedule and the space's active resources (as value rows, in grid order), cached
+    under the space's setup version: a booking does not change them, so the first page after a
+    booking reads only that day's bookings."""
+    version = setup_version(space.pk)
+    key = f"availability:setup:{space.pk}:{version}:{day.isoformat()}"
+    cached = cache.get(key)
+    if cached is not None:
+        opens, closes, closure_reason, rows = cached
+        return space_selectors.DaySchedule(space, day, opens, closes, closure_reason), rows
+    schedule = space_selectors.day_schedule(space=space, day=day)
+    rows = list(
+        Resource.objects.filter(space=space, is_active=True)
+        .order_by("zone__position", "zone__name", "position", "name")
+        .values_list("pk", "name", "kind", "capacity", "zone_id", "zone__name")
+    )
+    cache.set(key, (schedule.opens, schedule.closes, schedule.closure_reason, rows), SETUP_TIMEOUT)
+    return schedule, rows
 
 
 def _room_slots(day: date, tz, window: localtime.Interval) -> list[tuple[datetime, datetime]]:

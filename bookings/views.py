@@ -9,7 +9,6 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
@@ -24,16 +23,17 @@ from billing import selectors as billing_selectors
 from billing import services as billing_services
 from billing.models import CreditKind
 from bookings import ical, page_cache, selectors, services
-from bookings.availability_cache import availability_version
+from bookings.availability_cache import availability_version, setup_version
 from bookings.errors import BookingError
 from bookings.forms import ChoiceForm, DayPassForm, RoomBookingForm, parse_day
 from bookings.models import Booking, CalendarFeed
-from bookings.templatetags.availability_grid import state_label
+from bookings.templatetags.availability_grid import render_grid, state_label
 from spaces import localtime
 from spaces import selectors as space_selectors
 from spaces.models import Resource, Zone
 
 PAGE_TIMEOUT = 600
+GRID_MARKER = "<!--availability-grid-->"
 
 
 def _space_or_404(slug: str):
@@ -57,7 +57,7 @@ def _grid_html(space, day, now, version: str) -> str:
     html = cache.get(key) if settings.AVAILABILITY_CACHE else None
     if html is None:
         availability = selectors.availability_for_day(space=space, day=day, now=now)
-        html = render_to_string("bookings/_grid.html", {"availability": availability, "space": space})
+        html = render_grid(availability, space)
         if settings.AVAILABILITY_CACHE:
             cache.set(key, html, PAGE_TIMEOUT)
     return html
@@ -107,39 +107,55 @@ def availability(request, slug: str):
         day = last_day
     version = availability_version(space.pk)
     template = "bookings/_availability.html" if request.htmx else "bookings/availability.html"
+    # Everything on the page but the grid depends on the space's setup, not on its bookings: that
+    # shell is cached under the setup version, so the first request after a booking renders only the
+    # grid (whose rows without bookings are memoised too).
+    who = (
+        day.isoformat(),
+        today.isoformat(),
+        translation.get_language(),
+        template,
+        _audience(request.user),
+        raw_day or "",
+    )
 
-    def context():
-        return {
+    def shell() -> str:
+        context = {
             "space": space,
             "day": day,
             "today": today,
             "last_day": last_day,
-            "grid": mark_safe(_grid_html(space, day, now, version)),  # noqa: S308
+            "grid": mark_safe(GRID_MARKER),  # noqa: S308 - a constant comment
             "previous_day": day - timedelta(days=1) if day > today else None,
             "next_day": day + timedelta(days=1) if day < last_day else None,
         }
+        return page_cache.render_cacheable(request, template, context)
 
-    if settings.AVAILABILITY_CACHE and set(request.GET) <= {"date"} and raw_day in (None, day.isoformat()):
-        # The usual request: the whole page comes from the cache, keyed by everything it shows that is
-        # not the same for everyone (the path appears in the language switcher and the sign-in link).
-        key = "availability:page:" + ":".join(
-            (
-                str(space.pk),
-                version,
-                day.isoformat(),
-                today.isoformat(),
-                str(_today_bucket(space, day, now)),
-                translation.get_language(),
-                template,
-                _audience(request.user),
-                raw_day or "",
-            )
+    def frame() -> str:
+        if not cacheable:
+            return shell()
+        key = ":".join(("availability:shell", str(space.pk), setup_version(space.pk), *who))
+        return page_cache.cached_text(key, PAGE_TIMEOUT, shell)
+
+    def page() -> str:
+        return frame().replace(GRID_MARKER, _grid_html(space, day, now, version), 1)
+
+    # The usual request (no made-up parameters, no date to correct) may be cached; anything else is
+    # rendered and not stored, so that made-up URLs cannot fill the cache.
+    cacheable = set(request.GET) <= {"date"} and raw_day in (None, day.isoformat())
+    if settings.AVAILABILITY_CACHE and cacheable:
+        # The whole page, keyed by everything it shows that is not the same for everyone (the path
+        # appears in the language switcher and the sign-in link) and by the bookings' version.
+        key = ":".join(
+            ("availability:page", str(space.pk), version, str(_today_bucket(space, day, now)), *who)
         )
-        html = page_cache.get_or_render(request, key, PAGE_TIMEOUT, template, context)
+        html = page_cache.get_or_render(request, key, PAGE_TIMEOUT, page)
     else:
-        # Anything else (unknown parameters, a date to correct) is rare: rendered, not stored, so that
-        # made-up URLs cannot fill the cache.
-        html = page_cache.render_personal(request, template, context())
+        # Only the shell is split at its placeholders; the grid (100+ KB) goes in between as it is.
+        before, _marker, after = frame().partition(GRID_MARKER)
+        grid = _grid_html(space, day, now, version)
+        html = page_cache.personalise(request, page_cache.split(before)) + grid.encode()
+        html += page_cache.personalise(request, page_cache.split(after))
     if request.user.is_authenticated:
         html = _mark_own(html, _own_booking_ids(request.user.pk, space, day, version))
     return HttpResponse(html)
