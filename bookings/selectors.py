@@ -105,7 +105,7 @@ def _state(
 def availability_for_day(*, space: Space, day: date, now: datetime) -> DayAvailability:
     """Every active resource of the space, grouped by zone, with its state for the day (five queries)."""
     tz = space.tz
-    schedule, resource_rows = _setup(space, day)
+    schedule, resource_rows = day_setup(space, day)
     availability = DayAvailability(
         space=space,
         day=day,
@@ -172,7 +172,7 @@ def _room_row(room_slots, tz, now, held) -> list[RoomSlot]:
     ]
 
 
-def _setup(space: Space, day: date):
+def day_setup(space: Space, day: date):
     """The day's schedule and the space's active resources (as value rows, in grid order), cached
     under the space's setup version: a booking does not change them, so the first page after a
     booking reads only that day's bookings."""

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Q
 
-from bookings import entitlements
+from bookings import entitlements, selectors
 from bookings.availability_cache import bump_availability_version
 from bookings.errors import BookingError
 from bookings.models import Booking, BookingStatus, DayPart
@@ -15,7 +16,6 @@ from members import selectors as member_selectors
 from members import services as member_services
 from members.models import User
 from spaces import localtime
-from spaces import selectors as space_selectors
 from spaces.models import Resource, ResourceKind
 
 logger = logging.getLogger(__name__)
@@ -118,7 +118,8 @@ def _check_rules(slot: Slot, *, now: datetime) -> None:
         raise BookingError("in_past")
     if slot.day > today + timedelta(days=space.booking_window_days):
         raise BookingError("beyond_window", days=space.booking_window_days)
-    window = space_selectors.opening_window_on(space, slot.day)
+    # The day's hours and closures from the setup cache (bumped on commit of any change to them).
+    window = selectors.day_setup(space, slot.day)[0].window
     if window is None:
         raise BookingError("closed")
     if resource.is_room:
@@ -175,10 +176,19 @@ def _insert(*, member: User, slot: Slot, booked_by: User | None, now: datetime, 
             .order_by()
             .values_list("pk", flat=True)
         )
-        overlapping = Booking.objects.active().overlapping(slot.start, slot.end)
-        if overlapping.filter(resource=slot.resource).exists():
+        # One query for both conflicts: the resource taken, or (for a desk) the member holding one.
+        rivals = Q(resource=slot.resource)
+        if slot.resource.is_desk:
+            rivals |= Q(member=member, is_desk=True)
+        held = list(
+            Booking.objects.active()
+            .overlapping(slot.start, slot.end)
+            .filter(rivals)
+            .values_list("resource_id", flat=True)
+        )
+        if slot.resource.pk in held:
             raise BookingError("slot_taken")
-        if slot.resource.is_desk and overlapping.filter(member=member, is_desk=True).exists():
+        if held:
             raise BookingError("member_has_desk")
         booking = Booking.objects.create(
             resource=slot.resource,
