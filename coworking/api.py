@@ -20,8 +20,8 @@ from ninja.security import HttpBearer, SessionAuth
 from bookings.api import router as bookings_router
 from bookings.errors import MESSAGES as BOOKING_MESSAGES
 from bookings.errors import BookingError
+from bookings.spaces_api import router as spaces_router
 from members.tokens import token_authenticate
-from spaces.api import router as spaces_router
 
 # Codes of the API itself, besides the booking errors (which include invalid and not_found).
 API_MESSAGES = {
