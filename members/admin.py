@@ -4,7 +4,8 @@ from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.utils.translation import gettext_lazy as _
 
 from members import services
-from members.models import ManagerAssignment, Member, Skill, User
+from members.models import AuditEntry, ManagerAssignment, Member, Skill, User
+from members.selectors import managed_space_ids
 
 
 class EmailUserCreationForm(UserCreationForm):
@@ -86,3 +87,52 @@ class ManagerAssignmentAdmin(admin.ModelAdmin):
     list_select_related = ["user", "space"]
     search_fields = ["user__email", "space__name"]
     autocomplete_fields = ["user", "space"]
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The audit log, read-only: a manager sees the entries of the spaces they run."""
+
+    list_display = ["created_at", "actor_email", "action", "space", "target_type", "target_repr", "note"]
+    list_filter = ["action", "space", "target_type"]
+    list_select_related = ["space"]
+    search_fields = ["actor_email", "action", "target_repr", "target_id", "note"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "created_at",
+        "actor",
+        "actor_email",
+        "action",
+        "space",
+        "target_type",
+        "target_id",
+        "target_repr",
+        "before",
+        "after",
+        "note",
+    ]
+    fields = readonly_fields
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        space_ids = managed_space_ids(user=request.user)
+        return queryset if space_ids is None else queryset.filter(space_id__in=space_ids)
+
+    def _runs_a_space(self, request) -> bool:
+        user = request.user
+        return user.is_active and user.is_staff and (user.is_superuser or bool(managed_space_ids(user=user)))
+
+    def has_module_permission(self, request):
+        return self._runs_a_space(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._runs_a_space(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

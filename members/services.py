@@ -6,7 +6,7 @@ from datetime import datetime
 
 from django.db import transaction
 
-from members.models import ApiToken, ManagerAssignment, Member, Skill, User, skill_key
+from members.models import ApiToken, AuditEntry, ManagerAssignment, Member, Skill, User, skill_key
 
 logger = logging.getLogger(__name__)
 
@@ -127,3 +127,36 @@ def member_lock(*, user: User) -> None:
     whose transactions already hold the database's write lock). Serialises changes that must consider
     everything the member holds, such as booking a desk."""
     list(Member.objects.select_for_update().filter(user=user).values_list("pk", flat=True))
+
+
+def audit_record(
+    *,
+    actor: User | None,
+    action: str,
+    target=None,
+    space_id: int | None = None,
+    before: dict | None = None,
+    after: dict | None = None,
+    note: str = "",
+    target_type: str = "",
+    target_id: str = "",
+) -> AuditEntry:
+    """Writes one audit entry (in the caller's transaction, so it commits with the action or not at
+    all). `target` is the model instance acted on (its type, id and str() are kept); `before` and
+    `after` are small JSON-able dicts of the fields the action changed; `space_id` scopes the entry to
+    the managers of that space."""
+    if target is not None:
+        target_type = target_type or target._meta.label_lower
+        target_id = target_id or str(target.pk)
+    return AuditEntry.objects.create(
+        actor=actor,
+        actor_email=getattr(actor, "email", "") or "",
+        action=action[:60],
+        space_id=space_id,
+        target_type=target_type[:60],
+        target_id=target_id[:40],
+        target_repr=str(target)[:200] if target is not None else "",
+        before=before,
+        after=after,
+        note=note[:300],
+    )

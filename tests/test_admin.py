@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from billing import services as billing_services
 from billing.models import Notice
+from members import services as member_services
 from spaces.localtime import local_date
 from tests.factories import (
     BookingFactory,
@@ -47,6 +48,7 @@ def one_of_each():
     Notice.objects.create(
         pass_obj=pass_obj, kind="payment_reminder", key="x", email=buyer.email, subject="Rappel", body="."
     )
+    member_services.audit_record(actor=buyer, action="test", target=pass_obj, space_id=space.pk)
 
 
 def registered():
