@@ -1,15 +1,19 @@
 """The billing admin a space manager uses: plans and their price ladder, invoices (read-only, with the
-payments recorded against them), passes, payments and the notices sent about passes.
+payments recorded against them and the credit notes issued on them), passes, payments and the notices
+sent about passes.
 
 Like bookings.admin, every page is scoped to the spaces the manager runs (members.selectors.
 managed_space_ids; superusers see every space). Writes go through billing.services: an issued invoice is
-never saved again, a payment is recorded by payment_record, auto-renewal is switched by
-pass_set_auto_renew.
+never saved again, a payment is recorded by payment_record, a credit note by credit_note_issue or
+credit_note_partial, auto-renewal is switched by pass_set_auto_renew, a pass is suspended, restored or
+extended by pass_suspend, pass_restore and pass_extend. Each of them writes the audit log (members.
+AuditEntry) in its own transaction; plan and tier changes are recorded here, in the admin's.
 """
 
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -23,6 +27,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format, number_format
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -38,6 +43,7 @@ from billing.models import (
     Notice,
     Pass,
     PassPeriod,
+    PassStatus,
     Payment,
     PaymentStatus,
     Plan,
@@ -45,6 +51,7 @@ from billing.models import (
     PriceTier,
 )
 from billing.money import CURRENCY_EXPONENTS
+from members import services as member_services
 from members.selectors import managed_space_ids
 from spaces import localtime
 from spaces.models import Space
@@ -188,6 +195,31 @@ def ladder_context(terms: pricing.PlanTerms | None, space: Space | None) -> dict
 
 # The fields of a plan its price ladder depends on.
 LADDER_FIELDS = {"space", "kind", "unit_price", "nominal_days"}
+# What the audit log keeps of a plan change (with its tiers).
+AUDITED_PLAN_FIELDS = [
+    "space_id",
+    "name",
+    "kind",
+    "unit_price",
+    "nominal_days",
+    "desk_access",
+    "desk_days",
+    "validity_months",
+    "room_hours",
+    "network_access",
+    "is_active",
+]
+
+
+def _plan_snapshot(plan: Plan) -> dict:
+    snapshot = {}
+    for name in AUDITED_PLAN_FIELDS:
+        value = getattr(plan, name)
+        # Quantized: a price typed "260" is the 260.00 stored, not a change.
+        snapshot[name] = str(value.quantize(Decimal("0.01"))) if isinstance(value, Decimal) else value
+    tiers = PriceTier.objects.filter(plan=plan).order_by("first_period")
+    snapshot["tiers"] = [[tier.first_period, str(tier.unit_price)] for tier in tiers]
+    return snapshot
 
 
 class PriceTierInline(admin.TabularInline):
@@ -267,6 +299,27 @@ class PlanAdmin(SpaceScopedAdmin):
                 if len(space_ids) == 1:
                     kwargs["initial"] = next(iter(space_ids))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        # The plan as stored before this change, for the audit entry written once its tiers are saved.
+        request._plan_before = _plan_snapshot(Plan.objects.get(pk=obj.pk)) if change else None
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        plan = form.instance
+        before, after = getattr(request, "_plan_before", None), _plan_snapshot(plan)
+        if before == after:
+            return
+        # Inside the admin's transaction (changeform_view is atomic): saved and logged together.
+        member_services.audit_record(
+            actor=request.user,
+            action="plan.change" if change else "plan.create",
+            target=plan,
+            space_id=plan.space_id,
+            before={key: value for key, value in (before or {}).items() if after.get(key) != value} or None,
+            after={key: value for key, value in after.items() if not before or before.get(key) != value},
+        )
 
     @admin.display(description=_("per day excl. VAT"))
     def per_day(self, plan):
@@ -422,7 +475,10 @@ class InvoiceAdmin(ReadOnlyAdmin):
                 ]
             },
         ),
-        (_("Amounts"), {"fields": ["currency", "net", "vat", "gross", "paid", "still_due"]}),
+        (
+            _("Amounts"),
+            {"fields": ["currency", "net", "vat", "gross", "paid", "credited", "still_due", "to_refund"]},
+        ),
         (_("Buyer"), {"fields": ["buyer_details"]}),
         (_("Seller"), {"fields": ["seller_details", "vat_note"]}),
         (_("Document"), {"fields": ["documents", "language", "content_hash", "created_at"]}),
@@ -436,25 +492,57 @@ class InvoiceAdmin(ReadOnlyAdmin):
             .annotate(total=Sum("amount"))
             .values("total")
         )
+        # Credit notes have negative amounts: what they take off the invoice is minus their sum.
+        credited = (
+            Invoice.objects.filter(corrects=OuterRef("pk"), kind=DocumentKind.CREDIT_NOTE)
+            .order_by()
+            .values("corrects")
+            .annotate(total=Sum("gross"))
+            .values("total")
+        )
         money = DecimalField(max_digits=12, decimal_places=2)
         return (
             super()
             .get_queryset(request)
             .annotate(
-                _paid=Coalesce(Subquery(paid, output_field=money), Value(Decimal("0")), output_field=money)
+                _paid=Coalesce(Subquery(paid, output_field=money), Value(Decimal("0")), output_field=money),
+                _credit_total=Coalesce(
+                    Subquery(credited, output_field=money), Value(Decimal("0")), output_field=money
+                ),
             )
         )
+
+    @staticmethod
+    def _balance(invoice) -> services.Balance:
+        return services.Balance(gross=invoice.gross, paid=invoice._paid, credited=-invoice._credit_total)
 
     @admin.display(description=_("amount paid"), ordering="_paid")
     def paid(self, invoice):
         return _money(invoice._paid, invoice.currency)
+
+    @admin.display(description=_("credited"))
+    def credited(self, invoice):
+        if invoice.kind != DocumentKind.INVOICE:
+            return EMPTY
+        return _money(self._balance(invoice).credited, invoice.currency)
 
     @admin.display(description=_("still due"))
     def still_due(self, invoice):
         # Nothing is due on a credit note, nor on an invoice a credit note cancelled.
         if invoice.kind != DocumentKind.INVOICE or invoice.status == InvoiceStatus.CREDITED:
             return EMPTY
-        return _money(invoice.gross - invoice._paid, invoice.currency)
+        return _money(self._balance(invoice).due, invoice.currency)
+
+    @admin.display(description=_("to refund to the member"))
+    def to_refund(self, invoice):
+        # Credited after it was paid: the member is owed this (refunded by transfer, or by the card
+        # gateway); nothing more is stored about the refund itself.
+        if invoice.kind != DocumentKind.INVOICE:
+            return EMPTY
+        refund = self._balance(invoice).to_refund
+        if not refund:
+            return EMPTY
+        return format_html("<strong>{}</strong>", _money(refund, invoice.currency))
 
     @admin.display(description=_("overdue"), ordering="due_date")
     def overdue(self, invoice):
@@ -523,12 +611,19 @@ class InvoiceAdmin(ReadOnlyAdmin):
                 self.admin_site.admin_view(self.record_payment_view),
                 name="billing_invoice_record_payment",
             ),
+            path(
+                "<path:object_id>/credit-note/",
+                self.admin_site.admin_view(self.credit_note_view),
+                name="billing_invoice_credit_note",
+            ),
             *super().get_urls(),
         ]
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None and _is_payable(obj):
             context["record_payment_url"] = self._record_payment_url(obj)
+        if obj is not None and obj.kind == DocumentKind.INVOICE and self._balance(obj).creditable:
+            context["credit_note_url"] = reverse("admin:billing_invoice_credit_note", args=[obj.pk])
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def record_payment_view(self, request, object_id):
@@ -549,7 +644,7 @@ class InvoiceAdmin(ReadOnlyAdmin):
                 message = gettext("This invoice is already paid.")
             self.message_user(request, message, messages.WARNING)
             return redirect(change_url)
-        due = invoice.gross - invoice._paid
+        due = self._balance(invoice).due
         form = RecordPaymentForm(request.POST or None, due=due, today=_today_at(invoice.space))
         if request.method == "POST" and form.is_valid():
             try:
@@ -557,7 +652,7 @@ class InvoiceAdmin(ReadOnlyAdmin):
             except services.BillingError as error:
                 form.add_error("amount" if error.code == "invalid_amount" else None, error.message)
             else:
-                rest = invoice.gross - services.amount_paid(invoice)
+                rest = services.invoice_balance(invoice).due
                 if Invoice.objects.filter(pk=invoice.pk, status=InvoiceStatus.PAID).exists():
                     message = gettext("%(amount)s recorded on %(number)s: the invoice is paid.")
                 else:
@@ -583,6 +678,139 @@ class InvoiceAdmin(ReadOnlyAdmin):
             "media": self.media + form.media,
         }
         return TemplateResponse(request, "admin/billing/invoice/record_payment.html", context)
+
+    def credit_note_view(self, request, object_id):
+        """A credit note on one invoice: the whole of it (its lines, negated) or part of it (one line at
+        its VAT rate), with a reason the member reads. The member is told by e-mail."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        # Scoped: an invoice of a space the manager does not run is not found.
+        invoice = self.get_object(request, unquote(object_id))
+        if invoice is None:
+            raise Http404
+        change_url = reverse("admin:billing_invoice_change", args=[invoice.pk])
+        balance = self._balance(invoice)
+        if invoice.kind != DocumentKind.INVOICE:
+            self.message_user(request, gettext("A credit note is not credited again."), messages.WARNING)
+            return redirect(change_url)
+        if not balance.creditable:
+            self.message_user(request, gettext("This invoice is already fully credited."), messages.WARNING)
+            return redirect(change_url)
+        single_rate = invoice.lines.values("vat_rate").distinct().count() == 1
+        form = CreditNoteForm(
+            request.POST or None,
+            balance=balance,
+            currency=invoice.currency,
+            full_allowed=not balance.credited,
+            partial_allowed=single_rate,
+        )
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            today = _today_at(invoice.space)
+            try:
+                if data["scope"] == CreditNoteForm.FULL:
+                    note = services.credit_note_issue(
+                        invoice=invoice, today=today, reason=data["reason"], by=request.user
+                    )
+                else:
+                    note = services.credit_note_partial(
+                        invoice=invoice,
+                        amount_gross=data["amount"],
+                        reason=data["reason"],
+                        today=today,
+                        by=request.user,
+                        expected_credited=data["credited_before"],
+                    )
+            except services.BillingError as error:
+                on_amount = error.code in ("credit_too_large", "credit_inexact")
+                form.add_error("amount" if on_amount else None, error.message)
+            else:
+                after = services.invoice_balance(invoice)
+                params = {
+                    "number": note.number,
+                    "amount": _money(-note.gross, invoice.currency),
+                    "invoice": invoice.number,
+                    "refund": _money(after.to_refund, invoice.currency),
+                }
+                message = gettext(
+                    "Credit note %(number)s issued for %(amount)s on %(invoice)s; "
+                    "the member is told by e-mail."
+                )
+                self.message_user(request, message % params, messages.SUCCESS)
+                if after.to_refund:
+                    refund = gettext("%(refund)s was paid and is now to be refunded to the member.")
+                    self.message_user(request, refund % params, messages.WARNING)
+                return redirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Issue a credit note"),
+            "subtitle": invoice.number,
+            "opts": self.opts,
+            "original": invoice,
+            "form": form,
+            "gross": _money(invoice.gross, invoice.currency),
+            "paid": _money(balance.paid, invoice.currency),
+            "credited": _money(balance.credited, invoice.currency),
+            "creditable": _money(balance.creditable, invoice.currency),
+            "single_rate": single_rate,
+            "lines": invoice.lines.order_by("position"),
+            "change_url": change_url,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/billing/invoice/credit_note.html", context)
+
+
+class CreditNoteForm(forms.Form):
+    """What a manager credits on an invoice. Whether the amount fits (at most what is not credited yet,
+    reachable at the invoice's VAT rate) is decided by billing.services.credit_note_partial, under the
+    invoice's lock: its refusal becomes an error here."""
+
+    FULL, PARTIAL = "full", "partial"
+
+    scope = forms.ChoiceField(label=_("Credit"), widget=forms.RadioSelect)
+    amount = forms.DecimalField(
+        label=_("Amount to credit, incl. VAT"),
+        required=False,
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        localize=True,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+        help_text=_("For part of the invoice only."),
+    )
+    reason = forms.CharField(
+        label=capfirst(_("reason")),
+        max_length=200,
+        help_text=_("Printed on the credit note, sent to the member and kept in the audit log."),
+    )
+    # What was credited when the form was shown: a form sent twice is refused, not credited twice.
+    credited_before = forms.DecimalField(widget=forms.HiddenInput, max_digits=12, decimal_places=2)
+
+    def __init__(self, *args, balance, currency, full_allowed, partial_allowed, **kwargs):
+        choices = []
+        if full_allowed:
+            label = gettext("The whole invoice (%(amount)s)") % {"amount": _money(balance.gross, currency)}
+            choices.append((self.FULL, label))
+        if partial_allowed:
+            choices.append((self.PARTIAL, gettext("Part of it")))
+        kwargs.setdefault(
+            "initial",
+            {"scope": choices[0][0] if choices else None, "credited_before": balance.credited},
+        )
+        super().__init__(*args, **kwargs)
+        self.fields["scope"].choices = choices
+        if partial_allowed:
+            self.fields["amount"].widget.attrs["placeholder"] = number_format(balance.creditable, 2)
+
+    def clean(self):
+        cleaned = super().clean()
+        if (
+            cleaned.get("scope") == self.PARTIAL
+            and cleaned.get("amount") is None
+            and "amount" not in self.errors
+        ):
+            self.add_error("amount", gettext("Enter the amount to credit."))
+        return cleaned
 
 
 # --- passes -----------------------------------------------------------------------------------------
@@ -626,7 +854,7 @@ class PassAdmin(SpaceScopedAdmin):
     list_filter = ["status", "kind", _space_filter("space"), "auto_renew"]
     list_select_related = ["member", "plan", "space"]
     search_fields = ["member__email", "member__member__display_name", "plan__name"]
-    actions = ["cancel_at_period_end"]
+    actions = ["cancel_at_period_end", "suspend", "restore", "extend"]
     inlines = [PassPeriodInline, PassNoticeInline]
     fields = [
         "member",
@@ -686,7 +914,9 @@ class PassAdmin(SpaceScopedAdmin):
         # Never obj.save(): auto-renewal is the one thing a manager changes here, through its service.
         if change and "auto_renew" in form.changed_data:
             try:
-                services.pass_set_auto_renew(pass_obj=obj, auto_renew=form.cleaned_data["auto_renew"])
+                services.pass_set_auto_renew(
+                    pass_obj=obj, auto_renew=form.cleaned_data["auto_renew"], by=request.user
+                )
             except services.BillingError as error:
                 self.message_user(request, error.message, messages.ERROR)
 
@@ -697,7 +927,7 @@ class PassAdmin(SpaceScopedAdmin):
         done, refused = 0, []
         for pass_obj in queryset.filter(auto_renew=True).select_related("plan", "member"):
             try:
-                services.pass_set_auto_renew(pass_obj=pass_obj, auto_renew=False)
+                services.pass_set_auto_renew(pass_obj=pass_obj, auto_renew=False, by=request.user)
                 self.log_change(request, pass_obj, gettext("Stopped auto-renewal (cancel at period end)."))
                 done += 1
             except services.BillingError as error:
@@ -717,6 +947,153 @@ class PassAdmin(SpaceScopedAdmin):
             self.message_user(request, line, messages.WARNING)
         if not done and not refused:
             self.message_user(request, gettext("None of these passes renews automatically."), messages.INFO)
+
+    # Suspend, restore and extend ask for a reason (and a number of days) on an intermediate page, then
+    # call their service pass by pass: each is one transaction with its audit entry.
+
+    def _with_form(self, request, queryset, *, action: str, form_class, page: dict, run, done_message):
+        form = form_class(request.POST if "apply" in request.POST else None)
+        if not (form.is_bound and form.is_valid()):
+            context = {
+                **self.admin_site.each_context(request),
+                **page,
+                "opts": self.opts,
+                "form": form,
+                "passes": queryset.select_related("member__member", "plan", "space"),
+                "action": action,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "media": self.media + form.media,
+            }
+            return TemplateResponse(request, "admin/billing/pass/action_form.html", context)
+        done, refused = 0, []
+        for pass_obj in queryset.select_related("member__member", "plan", "space").order_by("pk"):
+            try:
+                for level, text in run(pass_obj, form.cleaned_data) or ():
+                    self.message_user(request, text, level)
+                done += 1
+            except services.BillingError as error:
+                refused.append(f"{pass_obj}: {error.message}")
+        if done:
+            self.message_user(request, done_message(done, form.cleaned_data), messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, line, messages.WARNING)
+        return None
+
+    @admin.action(description=_("Suspend (past due passes: the member is told)"), permissions=["change"])
+    def suspend(self, request, queryset):
+        def run(pass_obj, data):
+            services.pass_suspend(
+                pass_obj=pass_obj, by=request.user, reason=data["reason"], now=timezone.now()
+            )
+
+        return self._with_form(
+            request,
+            queryset,
+            action="suspend",
+            form_class=PassReasonForm,
+            page={
+                "title": _("Suspend passes"),
+                "intro": _(
+                    "These passes are past due. Suspended, they allow no new booking (the bookings made "
+                    "are kept) until their invoice is paid; each member receives the suspension e-mail."
+                ),
+                "submit": _("Suspend these passes"),
+            },
+            run=run,
+            done_message=lambda count, data: (
+                ngettext(
+                    "%(count)d pass suspended; the member is told by e-mail.",
+                    "%(count)d passes suspended; their members are told by e-mail.",
+                    count,
+                )
+                % {"count": count}
+            ),
+        )
+
+    @admin.action(description=_("Restore (suspended passes)"), permissions=["change"])
+    def restore(self, request, queryset):
+        def run(pass_obj, data):
+            now = timezone.now()
+            unpaid = services.pass_overdue_invoices(pass_obj=pass_obj, today=_today_at(pass_obj.space))
+            services.pass_restore(pass_obj=pass_obj, by=request.user, reason=data["reason"], now=now)
+            if unpaid and pass_obj.status == PassStatus.ACTIVE:
+                text = gettext(
+                    "%(pass)s is usable again although %(numbers)s is still unpaid: your decision is "
+                    "recorded in the audit log."
+                ) % {"pass": pass_obj, "numbers": ", ".join(invoice.number for invoice in unpaid)}
+                return [(messages.WARNING, text)]
+            return []
+
+        return self._with_form(
+            request,
+            queryset,
+            action="restore",
+            form_class=PassReasonForm,
+            page={
+                "title": _("Restore passes"),
+                "intro": _(
+                    "These passes become active again at once: their members can book. A pass whose "
+                    "invoice is still unpaid can be restored too; the audit log says so."
+                ),
+                "submit": _("Restore these passes"),
+            },
+            run=run,
+            done_message=lambda count, data: (
+                ngettext("%(count)d pass restored.", "%(count)d passes restored.", count) % {"count": count}
+            ),
+        )
+
+    @admin.action(description=_("Extend by a number of days (goodwill gesture)"), permissions=["change"])
+    def extend(self, request, queryset):
+        def run(pass_obj, data):
+            period = services.pass_extend(
+                pass_obj=pass_obj, days=data["days"], by=request.user, reason=data["reason"]
+            )
+            text = gettext("%(pass)s now runs until %(day)s.") % {
+                "pass": pass_obj,
+                "day": date_format(period.end_date, "DATE_FORMAT"),
+            }
+            return [(messages.INFO, text)]
+
+        return self._with_form(
+            request,
+            queryset,
+            action="extend",
+            form_class=PassExtendForm,
+            page={
+                "title": _("Extend passes"),
+                "intro": _(
+                    "The last period of each pass ends this many days later, free of charge; its next "
+                    "renewal (if it renews) starts the day after. Credits of that period last as long."
+                ),
+                "submit": _("Extend these passes"),
+            },
+            run=run,
+            done_message=lambda count, data: (
+                ngettext(
+                    "%(count)d pass extended by %(days)d days.",
+                    "%(count)d passes extended by %(days)d days.",
+                    count,
+                )
+                % {"count": count, "days": data["days"]}
+            ),
+        )
+
+
+class PassReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=capfirst(_("reason")),
+        max_length=200,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Kept in the audit log."),
+    )
+
+
+class PassExtendForm(PassReasonForm):
+    days = forms.IntegerField(
+        label=_("Days"), min_value=1, max_value=services.MAX_EXTENSION_DAYS, help_text=_("From 1 to 90.")
+    )
+    field_order = ["days", "reason"]
 
 
 def _auto_renew_switchable(pass_obj: Pass) -> bool:

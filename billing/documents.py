@@ -304,7 +304,7 @@ def _mentions(invoice: Invoice, seller: dict, buyer: dict, country: str) -> list
     return mentions
 
 
-def invoice_document(*, invoice: Invoice, paid: Decimal) -> InvoiceDocument:
+def invoice_document(*, invoice: Invoice, paid: Decimal, credited: Decimal = Decimal(0)) -> InvoiceDocument:
     """The printable content of an issued invoice or credit note, in the invoice's language.
 
     `paid` is what succeeded payments cover (billing.services.amount_paid); it decides the "paid" stamp,
@@ -320,8 +320,11 @@ def invoice_document(*, invoice: Invoice, paid: Decimal) -> InvoiceDocument:
         title = str(DocumentKind(invoice.kind).label) if invoice.kind in DocumentKind.values else _("Invoice")
         is_invoice = not invoice.is_credit_note
         is_paid = invoice.status == InvoiceStatus.PAID
-        due = max(invoice.gross - paid, Decimal(0)) if is_invoice and not is_paid else Decimal(0)
+        owed = is_invoice and invoice.status == InvoiceStatus.ISSUED
+        due = max(invoice.gross - credited - paid, Decimal(0)) if owed else Decimal(0)
         balance = []
+        if due and credited > 0:
+            balance.append(_field(_("Already credited"), format_money(credited, currency)))
         if due and paid > 0:
             balance.append(_field(_("Already paid"), format_money(paid, currency)))
         if due:

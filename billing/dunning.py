@@ -268,6 +268,13 @@ def _dunning_chunk(ids: list[int], *, now: datetime, dry_run: bool, report: Dunn
             .annotate(total=Sum("amount"))
             .values_list("invoice_id", "total")
         )
+        # Partial credit notes lower what is still to pay (their amounts are negative).
+        credited = dict(
+            Invoice.objects.filter(corrects__in=invoices, kind=DocumentKind.CREDIT_NOTE)
+            .values("corrects_id")
+            .annotate(total=Sum("gross"))
+            .values_list("corrects_id", "total")
+        )
         by_pass: dict[int, dict[int, Invoice]] = defaultdict(dict)
         for invoice in invoices:
             by_pass[invoice.for_pass][invoice.pk] = invoice
@@ -276,7 +283,10 @@ def _dunning_chunk(ids: list[int], *, now: datetime, dry_run: bool, report: Dunn
             report.examined += 1
             today = localtime.local_date(now, pass_obj.space.tz)
             overdue = [
-                _Overdue(invoice, invoice.gross - paid.get(invoice.pk, Decimal(0)))
+                _Overdue(
+                    invoice,
+                    invoice.gross - paid.get(invoice.pk, Decimal(0)) + credited.get(invoice.pk, Decimal(0)),
+                )
                 for invoice in sorted(by_pass[pass_obj.pk].values(), key=lambda i: (i.due_date, i.pk))
                 if invoice.due_date < today
             ]
@@ -303,6 +313,8 @@ def _dun(pass_obj: Pass, overdue: list[_Overdue], today: date, report: DunningRe
         return None  # still unpaid: nothing more to say until it is paid
     oldest = overdue[0].invoice
     since = past_due_since(oldest.due_date)
+    if pass_obj.past_due_since and pass_obj.past_due_since > since:
+        since = pass_obj.past_due_since  # restored by a manager despite the debt: a new grace period
     recorded = (pass_obj.past_due_since, pass_obj.reminders_sent)
     if pass_obj.status == PassStatus.ACTIVE:
         services.pass_transition(pass_obj, PassStatus.PAST_DUE)

@@ -20,7 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from billing import documents, services
-from billing.models import Invoice, InvoiceStatus, Payment, PaymentStatus
+from billing.models import DocumentKind, Invoice, InvoiceStatus, Payment, PaymentStatus
 from members import selectors as member_selectors
 
 INVOICES_PER_PAGE = 20
@@ -59,17 +59,30 @@ def invoice_list(request):
         .annotate(total=Sum("amount"))
         .values("total")
     )
+    credited = (
+        Invoice.objects.filter(corrects=OuterRef("pk"), kind=DocumentKind.CREDIT_NOTE)
+        .order_by()
+        .values("corrects")
+        .annotate(total=Sum("gross"))
+        .values("total")
+    )
     money = DecimalField(max_digits=12, decimal_places=2)
     invoices = (
         Invoice.objects.filter(member=request.user)
         .annotate(paid=Coalesce(Subquery(paid, output_field=money), Value(Decimal(0)), output_field=money))
+        .annotate(
+            credit_total=Coalesce(
+                Subquery(credited, output_field=money), Value(Decimal(0)), output_field=money
+            )
+        )
         .order_by("-issue_date", "-created_at", "-pk")
     )
     page = Paginator(invoices, INVOICES_PER_PAGE).get_page(request.GET.get("page"))
     rows = []
     for invoice in page:
         owed = not invoice.is_credit_note and invoice.status == InvoiceStatus.ISSUED
-        due = max(invoice.gross - invoice.paid, Decimal(0)) if owed else Decimal(0)
+        # credit_total is negative: what partial credit notes took off the invoice.
+        due = max(invoice.gross + invoice.credit_total - invoice.paid, Decimal(0)) if owed else Decimal(0)
         rows.append(
             InvoiceRow(
                 invoice=invoice,
@@ -87,7 +100,8 @@ def invoice_list(request):
 @csp_update({"style-src": [NONCE], "script-src": [NONCE]})
 def invoice_detail(request, number: str):
     invoice = _invoice_for(request, number)
-    document = documents.invoice_document(invoice=invoice, paid=services.amount_paid(invoice))
+    balance = services.invoice_balance(invoice)
+    document = documents.invoice_document(invoice=invoice, paid=balance.paid, credited=balance.credited)
     return render(request, "billing/invoice.html", {"invoice": invoice, "document": document})
 
 
@@ -96,7 +110,8 @@ def invoice_detail(request, number: str):
 @never_cache
 def invoice_pdf(request, number: str):
     invoice = _invoice_for(request, number)
-    document = documents.invoice_document(invoice=invoice, paid=services.amount_paid(invoice))
+    balance = services.invoice_balance(invoice)
+    document = documents.invoice_document(invoice=invoice, paid=balance.paid, credited=balance.credited)
     response = HttpResponse(documents.invoice_pdf(document), content_type="application/pdf")
     response["Content-Disposition"] = content_disposition_header(
         as_attachment=True, filename=f"{invoice.number}.pdf"

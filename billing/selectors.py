@@ -85,7 +85,10 @@ def _balances(member_id: int, kind: str, space: Space, day: date) -> QuerySet[Cr
             kind=kind,
             grant__isnull=True,
             expires_on__gte=day,
-            source_pass__anchor_date__lte=day,
+            # Usable once the pass has started: its first period's start (its anchor moves when a
+            # manager extends it, billing.services.pass_extend).
+            source_pass__periods__number=1,
+            source_pass__periods__start_date__lte=day,
             source_pass__status__in=USABLE_STATUSES,
         )
         .filter(Q(source_pass__space=space) | Q(source_pass__plan__network_access=True))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
 from bookings import entitlements, selectors
 from bookings.availability_cache import bump_availability_version
@@ -16,7 +16,8 @@ from members import selectors as member_selectors
 from members import services as member_services
 from members.models import User
 from spaces import localtime
-from spaces.models import Resource, ResourceKind
+from spaces import services as space_services
+from spaces.models import Closure, Resource, ResourceKind, Space
 
 logger = logging.getLogger(__name__)
 DESK_PARTS = (DayPart.FULL_DAY, DayPart.MORNING, DayPart.AFTERNOON)
@@ -203,8 +204,46 @@ def _insert(*, member: User, slot: Slot, booked_by: User | None, now: datetime, 
         )
         # The pass, day credit or room hours it draws on, and the room's invoice, commit with it or not.
         entitlements.consume(member=member, booking=booking, now=now, decision=decision)
+        if booked_by is not None and booked_by.pk != member.pk:
+            member_services.audit_record(
+                actor=booked_by,
+                action="booking.create_for_member",
+                target=booking,
+                space_id=booking.space_id,
+                after=_booking_facts(booking),
+            )
         _after_commit(booking, notify="confirmation")
     return booking
+
+
+def _booking_facts(booking: Booking) -> dict:
+    return {
+        "status": booking.status,
+        "member": booking.member.email,
+        "resource": booking.resource.name,
+        "day": booking.local_date.isoformat(),
+        "part": booking.part,
+        "start": booking.start.isoformat(),
+        "end": booking.end.isoformat(),
+    }
+
+
+def _manages(user: User, space_id: int) -> bool:
+    if not (user.is_active and user.is_staff):
+        return False
+    managed = member_selectors.managed_space_ids(user=user)
+    return managed is None or space_id in managed
+
+
+def booking_create_for_member(*, member: User, slot: Slot, now: datetime, by: User) -> Booking:
+    """A manager books for a member (who called, or is at the desk): every rule and the member's
+    entitlements apply as if they booked themselves; the member gets the confirmation e-mail and the
+    audit log records who booked it."""
+    if not _manages(by, slot.resource.space_id):
+        raise BookingError("not_found")
+    if not member.is_active:
+        raise BookingError("invalid")
+    return booking_create(member=member, slot=slot, now=now, booked_by=by)
 
 
 def booking_create_any_desk(*, member: User, zone, day: date, part: str, now: datetime) -> Booking:
@@ -274,11 +313,110 @@ def booking_cancel(*, booking: Booking, by: User, now: datetime, reason: str = "
             raise BookingError("already_cancelled")
         booking.refresh_from_db()
         entitlements.release(booking=booking, today=localtime.local_date(now, booking.space.tz))
+        if as_manager and not is_owner:
+            member_services.audit_record(
+                actor=by,
+                action="booking.cancel",
+                target=booking,
+                space_id=booking.space_id,
+                before={**_booking_facts(booking), "status": BookingStatus.CONFIRMED},
+                after={"status": BookingStatus.CANCELLED},
+                note=reason,
+            )
         _after_commit(booking, notify="cancellation")
     logger.info(
         "booking cancelled", extra={"booking_id": booking.pk, "by_manager": as_manager and not is_owner}
     )
     return booking
+
+
+# --- closures -------------------------------------------------------------------------------------------
+
+
+def bookings_affected_by_closure(*, space: Space, start_date: date, end_date: date) -> QuerySet[Booking]:
+    """The confirmed bookings of `space` on the days from `start_date` to `end_date` (both included), in
+    the order of the day: what closing those days cancels (a booking is on the local day it starts)."""
+    return (
+        Booking.objects.active()
+        .filter(space=space, local_date__gte=start_date, local_date__lte=end_date)
+        .select_related("resource", "member__member", "space")
+        .order_by("start", "resource__name")
+    )
+
+
+def cancel_for_closure(
+    *,
+    by: User,
+    now: datetime,
+    reason: str = "",
+    closure: Closure | None = None,
+    space: Space | None = None,
+    start_date: date | None = None,
+    end_date: date | None = None,
+) -> list[Booking]:
+    """Cancels the confirmed bookings that a closure (or the days from `start_date` to `end_date` at
+    `space`) makes impossible, each through booking_cancel by the manager `by`, with `reason` (the
+    closure's own reason by default): each member gets the cancellation e-mail with it, gets back what
+    the booking took, and the audit log has one entry per booking. Bookings already over are left as
+    they are. Returns the bookings cancelled."""
+    if closure is not None:
+        space, start_date, end_date = closure.space, closure.start_date, closure.end_date
+        reason = reason or closure.reason
+    if space is None or start_date is None or end_date is None:
+        raise BookingError("invalid")
+    if not _manages(by, space.pk):
+        raise BookingError("not_found")
+    if not " ".join(reason.split()):
+        raise BookingError("reason_required")
+    cancelled = []
+    with transaction.atomic():
+        affected = bookings_affected_by_closure(space=space, start_date=start_date, end_date=end_date)
+        for booking in affected.filter(end__gt=now):
+            try:
+                cancelled.append(booking_cancel(booking=booking, by=by, now=now, reason=reason))
+            except BookingError as error:
+                if error.code != "already_cancelled":  # cancelled meanwhile: nothing left to do
+                    raise
+    return cancelled
+
+
+def space_close(
+    *, space: Space, start_date: date, end_date: date, reason: str, by: User, now: datetime
+) -> tuple[Closure, list[Booking]]:
+    """A manager closes a space for some days (a holiday, works): the closure is recorded, so nobody
+    can book those days any more, and the bookings already made on them are cancelled, their members
+    told with `reason`. One transaction, with an audit entry for the closure and one per booking."""
+    reason = " ".join(reason.split())
+    if not _manages(by, space.pk):
+        raise BookingError("not_found")
+    if not reason:
+        raise BookingError("reason_required")
+    if end_date < start_date:
+        raise BookingError("invalid")
+    if start_date < localtime.local_date(now, space.tz):
+        raise BookingError("in_past")
+    _check_plausible(start_date)
+    _check_plausible(end_date)
+    with transaction.atomic():
+        closure = space_services.closure_create(
+            space=space, start_date=start_date, end_date=end_date, reason=reason
+        )
+        cancelled = cancel_for_closure(closure=closure, by=by, now=now, reason=reason)
+        member_services.audit_record(
+            actor=by,
+            action="space.close",
+            target=closure,
+            space_id=space.pk,
+            after={
+                "start_date": start_date.isoformat(),
+                "end_date": end_date.isoformat(),
+                "reason": reason,
+                "cancelled_bookings": [booking.pk for booking in cancelled],
+            },
+            note=reason,
+        )
+    logger.info("space closed", extra={"space_id": space.pk, "cancelled": len(cancelled)})
+    return closure, cancelled
 
 
 def _after_commit(booking: Booking, *, notify: str) -> None:
