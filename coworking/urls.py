@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
-from coworking import views
+from coworking import admin_views, views
 from coworking.api import api
 from spaces import views as space_views
 
@@ -23,6 +23,20 @@ urlpatterns = [
     path("", include("billing.urls")),
     path("spaces/", include("spaces.urls")),
     path("", include("bookings.urls")),
+    path("admin/exports/", include("coworking.export_views")),
+    # The managers' dashboard (coworking.admin_views): the admin index with it, a page per space, the
+    # check-in list. Before admin.site.urls so that /admin/ is the dashboard's; admin_view checks staff.
+    path("admin/", admin.site.admin_view(admin_views.index), name="admin_dashboard"),
+    path(
+        "admin/dashboard/<int:space_id>/",
+        admin.site.admin_view(admin_views.space_dashboard),
+        name="admin_dashboard_space",
+    ),
+    path(
+        "admin/dashboard/<int:space_id>/check-in/",
+        admin.site.admin_view(admin_views.check_in),
+        name="admin_dashboard_check_in",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
 ]
