@@ -1,10 +1,10 @@
-"""Set-based inserts for the renewal job: one prepared INSERT run with executemany per table.
+"""Set-based inserts for the renewal job: multi-row INSERTs, a batch of rows per statement.
 
 QuerySet.bulk_create compiles every value of every row through the field's full preparation path,
 which for the renewal job's 100,000 invoices, lines, periods and payments cost several times the
 database's own work. Here each column's adapter is chosen once per table, the instants Django would set
 (auto_now / auto_now_add) are taken once per batch, and the driver binds the rows. Objects are plain
-unsaved model instances, built and validated by the caller as for bulk_create; no signals are sent
+unsaved model instances (or dicts), built and validated by the caller as for bulk_create; no signals are sent
 (bulk_create sends none either).
 """
 
@@ -36,7 +36,35 @@ def _adapter(field: models.Field) -> Callable[[object], object] | None:
     return None
 
 
-def insert(model: type[models.Model], objs: Sequence[models.Model], *, batch_size: int = 2000) -> None:
+# Bound parameters per statement: below SQLite's 32,766 and PostgreSQL's 65,535.
+MAX_PARAMS = 30_000
+
+
+def _execute(meta, fields, rows: list[tuple]) -> None:
+    """COPY on PostgreSQL; on SQLite, multi-row INSERT ... VALUES (...), (...) in batches."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    if connection.vendor == "postgresql":
+        # COPY: the rows stream in one command, typed by the driver, with no SQL text to build.
+        sql = f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN"
+        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    head = "INSERT INTO {} ({}) VALUES ".format(  # noqa: S608 - quoted identifiers, bound values
+        quote(meta.db_table), ", ".join(quote(field.column) for field in fields)
+    )
+    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    per_batch = max(1, MAX_PARAMS // len(fields))
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), per_batch):
+            batch = rows[start : start + per_batch]
+            cursor.execute(
+                head + ", ".join([row_sql] * len(batch)), [value for row in batch for value in row]
+            )
+
+
+def insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:
     """INSERTs `objs` (unsaved instances of `model`), without reading back their primary keys."""
     if not objs:
         return
@@ -48,25 +76,16 @@ def insert(model: type[models.Model], objs: Sequence[models.Model], *, batch_siz
             for obj in objs:
                 setattr(obj, field.attname, now)
     adapters = [(field.attname, _adapter(field)) for field in fields]
-    quote = connection.ops.quote_name
-    # Identifiers from the model's own metadata, quoted; every value is a bound parameter.
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608
-        quote(meta.db_table),
-        ", ".join(quote(field.column) for field in fields),
-        ", ".join(["%s"] * len(fields)),
-    )
     rows = [
         tuple(adapt(getattr(obj, attname)) if adapt else getattr(obj, attname) for attname, adapt in adapters)
         for obj in objs
     ]
-    with connection.cursor() as cursor:
-        for start in range(0, len(rows), batch_size):
-            cursor.executemany(sql, rows[start : start + batch_size])
+    _execute(meta, fields, rows)
     for obj in objs:
         obj._state.db = connection.alias
 
 
-def insert_dicts(model: type[models.Model], rows: Sequence[dict], *, batch_size: int = 2000) -> None:
+def insert_dicts(model: type[models.Model], rows: Sequence[dict]) -> None:
     """INSERTs rows given as {attname: value} (a field left out takes its default), without building
     model instances: for the tables whose new rows nobody reads back in the same run."""
     if not rows:
@@ -81,12 +100,6 @@ def insert_dicts(model: type[models.Model], rows: Sequence[dict], *, batch_size:
         for field in fields
     }
     adapters = [(field.attname, _adapter(field), defaults[field.attname]) for field in fields]
-    quote = connection.ops.quote_name
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 - quoted identifiers, bound values
-        quote(meta.db_table),
-        ", ".join(quote(field.column) for field in fields),
-        ", ".join(["%s"] * len(fields)),
-    )
     values = [
         tuple(
             adapt(row.get(attname, default)) if adapt else row.get(attname, default)
@@ -94,6 +107,4 @@ def insert_dicts(model: type[models.Model], rows: Sequence[dict], *, batch_size:
         )
         for row in rows
     ]
-    with connection.cursor() as cursor:
-        for start in range(0, len(values), batch_size):
-            cursor.executemany(sql, values[start : start + batch_size])
+    _execute(meta, fields, values)
