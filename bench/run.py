@@ -726,6 +726,51 @@ def _plan_digest(lines: list[str]) -> str:
     return " <- ".join(parts) or "?"
 
 
+B4_MAX_ROUNDS = 3  # a round renews 100,000 passes twice (job and baseline): minutes, not seconds
+
+
+@benchmark("B4", "renewals/raw-sql", target=("<=", 5.0))
+def renewals(ctx: Context) -> Outcome:
+    # In its own process (bench/b4_renewals.py): scratch databases, each side in a fresh subprocess.
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "b4_renewals.py"),
+            "--rounds",
+            str(min(ctx.rounds, B4_MAX_ROUNDS)),
+        ],
+        cwd=ROOT,
+        env={**os.environ, **SERVER_ENV},
+        stdout=subprocess.PIPE,
+        text=True,
+        check=False,
+        timeout=7200,
+    )
+    lines = done.stdout.strip().splitlines()
+    try:
+        result = json.loads(lines[-1])
+    except (IndexError, ValueError):
+        raise BenchError(f"bench/b4_renewals.py exited {done.returncode} without a result") from None
+    if "skipped" in result:
+        raise BenchSkipped(result["skipped"], result.get("detail", ""))
+    if "error" in result:
+        raise BenchError(f"bench/b4_renewals.py: {result['error']}")
+    if result["problems"]:  # rows missing, numbers with gaps, or not the rows the baseline wrote
+        raise BenchError("; ".join(result["problems"][:5]), result)
+    peak, limit = result["peak_rss_mb"], result["rss_limit_mb"]
+    return Outcome(
+        ratio=result["ratio"],
+        summary=(
+            f"renewing {result['passes']:,} due passes on {result['database']}: job "
+            f"{result['job_median_s']:.1f} s ({result['job_queries']:,} queries), set-based SQL "
+            f"{result['baseline_median_s']:.2f} s (medians of {result['rounds']} rounds); job peak RSS "
+            f"{peak:.0f} MB (+{result['rss_growth_mb']:.0f} MB over Django set-up; limit {limit} MB)"
+        ),
+        raw=result,
+        veto=f"the job's peak RSS is {peak:.0f} MB, over {limit} MB" if peak > limit else "",
+    )
+
+
 # B5: every request of the booking load is a real attempt on a free desk-day: request i books desk
 # i mod 300 on load day i div 300 for load member (desk + day) mod 300, so the 16 requests in flight
 # never compete for a desk nor for a member (one desk at a time). The wrk threads take interleaved
