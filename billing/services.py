@@ -984,17 +984,12 @@ def renew_due_passes(
     lead = settings.BILLING_RENEWAL_LEAD_DAYS if lead_days is None else lead_days
     gateway = gateway or default_gateway()
     report = RenewalReport()
-    after = 0
-    while True:
-        ids = list(
-            _candidates(now, lead)
-            .filter(pk__gt=after)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:chunk_size]
-        )
-        if not ids:
-            break
-        after = ids[-1]
+    # The candidates are found once (an aggregate over passes and periods), then renewed chunk by
+    # chunk: asking again for each chunk scanned everything once per chunk. Each chunk re-reads its
+    # passes under lock, so one renewed meanwhile by a concurrent run is skipped there.
+    candidates = list(_candidates(now, lead).order_by("pk").values_list("pk", flat=True))
+    for start in range(0, len(candidates), chunk_size):
+        ids = candidates[start : start + chunk_size]
         report.merge(_renew_chunk(ids, now=now, lead=lead, dry_run=dry_run, gateway=gateway))
     return report
 
