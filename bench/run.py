@@ -988,6 +988,95 @@ def booking_post(ctx: Context) -> Outcome:
     )
 
 
+_TODAY_ROW_RE = re.compile(rb'<tr data-space="(\d+)">(.*?)</tr>', re.S)
+_NUM_CELL_RE = re.compile(rb'<td class="num">(.*?)</td>')
+
+
+@benchmark("B6", "dashboard/floor", target=(">=", 0.2))
+def manager_dashboard(ctx: Context) -> Outcome:
+    """GET /admin/ (the admin index with the managers' dashboard) as bench-300's manager, over 10,000
+    bookings and 2,000 passes with their invoices (bench/b6_dashboard.py), against the floor. Beside it,
+    each with its ratio in the JSON: the same admin index for the manager of a space with nothing in it
+    (`empty_space`: Django's admin index and the dashboard's frame without the figures, the most this
+    page can reach), and the floor with the manager's session cookie (`floor_signed_in`)."""
+    from bench import b6_dashboard
+
+    data = ctx.bench_data()
+    dash = b6_dashboard.seed(data)
+    seeded = {k: v for k, v in asdict(dash).items() if k != "member_ids"}
+    seeded["today"] = dash.today.isoformat()
+    raw: dict[str, Any] = {"seed": seeded}
+    path = b6_dashboard.PATH
+    try:
+        manager = {"Cookie": ctx.cookie(dash.manager_id)}
+        empty = {"Cookie": ctx.cookie(dash.empty_manager_id)}
+        status, _, empty_body = ctx.fetch(path, headers=empty)
+        if status != 200 or b'id="dashboard-today"' not in empty_body:
+            raise BenchError(f"{path} as the manager of an empty space answered {status} without a dashboard")
+        status, _, body = ctx.fetch(path, headers=manager)
+        rows = {int(space): cells for space, cells in _TODAY_ROW_RE.findall(body)}
+        cells = _NUM_CELL_RE.findall(rows.get(dash.space_id, b""))
+        expected = int(cells[-1]) if cells and cells[-1].isdigit() else -1
+        if status != 200 or set(rows) != {dash.space_id} or expected < dash.bookings_today:
+            raise BenchError(
+                f"{path} as the manager answered {status}, today's rows for spaces {sorted(rows)} and "
+                f"{expected} people expected (at least {dash.bookings_today} seeded): not the dashboard of "
+                f"{data.slug} over the seeded data\n{ctx.server.log_tail()}",
+                raw,
+            )
+        # In this process, with the server's session: the queries of a request served from the dashboard's
+        # cache and of one that computes it.
+        session_key = ctx.shared.session_keys[dash.manager_id]
+        raw["in_process"] = {
+            "cached": b6_dashboard.probe(session_key),
+            "computed": b6_dashboard.probe(session_key, cached=False),
+        }
+        raw["page_bytes"] = {"dashboard": len(body), "empty_space": len(empty_body)}
+        per_round = ctx.versus_floor_variants(
+            path,
+            {
+                "dashboard": {"headers": manager},
+                "empty_space": {"headers": empty},
+                "floor_signed_in": {"headers": manager, "path": FLOOR_PATH},
+            },
+        )
+    finally:
+        raw["bookings_removed"] = b6_dashboard.remove_bookings(dash)
+    paired = _paired(per_round["dashboard"], per_round["floor"])
+    medians = _medians(per_round)
+    signed_in_floor = _paired(per_round["floor_signed_in"], per_round["floor"])["ratio_per_round_median"]
+    empty_ratio = _paired(per_round["empty_space"], per_round["floor"])["ratio_per_round_median"]
+    cached, computed = raw["in_process"]["cached"], raw["in_process"]["computed"]
+    raw.update(
+        {
+            "path": path,
+            "rps_per_round": per_round,
+            "rps_median": medians,
+            "ratio_of_medians": round(medians["dashboard"] / medians["floor"], 4),
+            **paired,
+            "empty_space_ratio": empty_ratio,
+            "floor_signed_in_ratio": signed_in_floor,
+            # What the figures cost on top of the admin index around them.
+            "dashboard_to_empty_space": _paired(per_round["dashboard"], per_round["empty_space"])[
+                "ratio_per_round_median"
+            ],
+        }
+    )
+    return Outcome(
+        ratio=paired["ratio_per_round_median"],
+        summary=(
+            f"{path} as the manager of {data.slug} ({dash.bookings:,} bookings, {dash.passes:,} passes, "
+            f"{dash.invoices:,} invoices; {len(body) // 1024} kB): {medians['dashboard']:.0f} req/s, floor "
+            f"{medians['floor']:.0f} req/s (medians of {ctx.rounds} rounds); the admin index of an empty "
+            f"space {medians['empty_space']:.0f} req/s (ratio {empty_ratio:.2f}), the floor signed in "
+            f"{medians['floor_signed_in']:.0f} req/s (ratio {signed_in_floor:.2f}); {cached['queries']} "
+            f"queries per request from the dashboard's cache, {computed['queries']} computing it "
+            f"({computed['ms_median']:.0f} ms in-process)"
+        ),
+        raw=raw,
+    )
+
+
 # --- driver ------------------------------------------------------------------------------------
 
 

@@ -2,8 +2,10 @@
 
 Each selector is a function of its arguments and the database (the caller passes `now`), returns
 dataclasses, and runs a fixed number of queries whatever the number of spaces, resources, bookings,
-passes or invoices: rows are grouped in SQL (GROUP BY day and space, TruncMonth) or read in one query
-and computed in Python (opening hours, closures, price tiers). `dashboard()` runs them all.
+passes or invoices: rows are grouped in SQL (GROUP BY day and space, day and currency) or read in one
+query and computed in Python (opening hours, closures, price tiers). Lists that may run to hundreds of
+rows (who is expected, renewals, arrears) are read with values(), not as model instances.
+`dashboard()` runs them all.
 
 Dates: "today" at a space is its local date (spaces.localtime.local_date(now, space.tz)); a booking's
 day is its `local_date`. The period a dashboard covers, and the months of its revenue, are counted in
@@ -11,6 +13,7 @@ the zone of its first space (spaces of one network lie within a day of each othe
 """
 
 import calendar
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -30,15 +33,15 @@ from django.db.models import (
     FloatField,
     Max,
     Min,
-    Prefetch,
     Q,
     Sum,
     Value,
     When,
 )
-from django.db.models.functions import Abs, Cast, Coalesce, TruncDate, TruncMonth
+from django.db.models.functions import Abs, Cast, TruncDate
+from django.utils import timezone
 
-from billing import pricing, services
+from billing import periods, pricing, services
 from billing.models import (
     PERIOD_MONTHS,
     USABLE_STATUSES,
@@ -46,10 +49,10 @@ from billing.models import (
     Invoice,
     InvoiceStatus,
     Pass,
-    PassPeriod,
     PassStatus,
     Payment,
     PaymentStatus,
+    Plan,
     PlanKind,
     PriceTier,
 )
@@ -76,9 +79,14 @@ ONE_DECIMAL = Decimal("0.1")
 # --- scope and period ---------------------------------------------------------------------------------
 
 
-def spaces_for(*, user: User) -> list[Space]:
-    """The active spaces the user runs (every active space for a superuser), by city and name."""
-    space_ids = managed_space_ids(user=user)
+_UNSET = object()
+
+
+def spaces_for(*, user: User, space_ids: set[int] | object | None = _UNSET) -> list[Space]:
+    """The active spaces the user runs (every active space for a superuser), by city and name.
+    space_ids: the user's managed_space_ids when the caller has read them already (None: every space)."""
+    if space_ids is _UNSET:
+        space_ids = managed_space_ids(user=user)
     spaces = Space.objects.filter(is_active=True)
     if space_ids is not None:
         spaces = spaces.filter(pk__in=space_ids)
@@ -151,6 +159,27 @@ def _on_local_days(today_by_space: dict[int, date], space_field: str = "space_id
     for space_id, day in today_by_space.items():
         by_day[day].append(space_id)
     return reduce(or_, (Q(**{f"{space_field}__in": ids}, local_date=day) for day, ids in by_day.items()))
+
+
+# The fields of a member's name read with values() (the selectors below read rows, not model instances,
+# when there may be hundreds), and the name members.models.Member.name makes of them.
+_MEMBER_NAME_FIELDS = (
+    "member__email",
+    "member__first_name",
+    "member__last_name",
+    "member__member__display_name",
+)
+
+
+def _member_name(email: str, first_name: str, last_name: str, display_name: str | None) -> str:
+    """members.models.Member.name from values: the display name, else the full name, else the e-mail's
+    local part."""
+    return display_name or f"{first_name} {last_name}".strip() or email.split("@")[0]
+
+
+def _labels(choices) -> dict[str, str]:
+    """value -> label of a TextChoices in the active language (what get_FOO_display() gives)."""
+    return {value: str(label) for value, label in choices.choices}
 
 
 # --- occupancy ----------------------------------------------------------------------------------------
@@ -325,33 +354,59 @@ class Expected:
 
 
 def expected_today(*, spaces: list[Space], now: datetime) -> dict[int, list[Expected]]:
-    """Today's confirmed bookings of each space (by space id), by start time then member (one query)."""
+    """Today's confirmed bookings of each space (by space id), by start time then member (one query, of
+    values rather than model instances: a busy space expects hundreds of people)."""
     if not spaces:
         return {}
     by_id = {space.pk: space for space in spaces}
-    bookings = (
+    rows = (
         Booking.objects.filter(_on_local_days(_today_by_space(spaces, now)), status=BookingStatus.CONFIRMED)
-        .select_related("member__member", "resource")
         .order_by("space_id", "start", "resource__name", "pk")
+        .values_list(
+            "pk",
+            "space_id",
+            "member_id",
+            *_MEMBER_NAME_FIELDS,
+            "member__member__company",
+            "resource__name",
+            "resource__kind",
+            "part",
+            "start",
+            "end",
+        )
     )
+    kind_labels, part_labels = _labels(ResourceKind), _labels(DayPart)
     expected: dict[int, list[Expected]] = {space.pk: [] for space in spaces}
-    for booking in bookings:
-        tz = by_id[booking.space_id].tz
-        profile = booking.member.member
-        expected[booking.space_id].append(
+    for (
+        pk,
+        space_id,
+        member_id,
+        email,
+        first,
+        last,
+        display,
+        company,
+        resource,
+        kind,
+        part,
+        start,
+        end,
+    ) in rows:
+        tz = by_id[space_id].tz
+        expected[space_id].append(
             Expected(
-                booking_id=booking.pk,
-                space_id=booking.space_id,
-                member_id=booking.member_id,
-                member_name=profile.name,
-                member_email=booking.member.email,
-                company=profile.company,
-                resource_name=booking.resource.name,
-                resource_kind=booking.resource.get_kind_display(),
-                part=booking.part,
-                part_label=booking.get_part_display(),
-                start_time=booking.start.astimezone(tz).time(),
-                end_time=booking.end.astimezone(tz).time(),
+                booking_id=pk,
+                space_id=space_id,
+                member_id=member_id,
+                member_name=_member_name(email, first, last, display),
+                member_email=email,
+                company=company or "",
+                resource_name=resource,
+                resource_kind=kind_labels.get(kind, kind),
+                part=part,
+                part_label=part_labels.get(part, part),
+                start_time=start.astimezone(tz).time(),
+                end_time=end.astimezone(tz).time(),
             )
         )
     return expected
@@ -375,14 +430,11 @@ class RevenueMonth:
     paid_gross: Decimal
 
 
-def _month_key(value) -> date:
-    # TruncMonth of a date gives a date; some backends hand back a datetime at midnight.
-    return value.date() if isinstance(value, datetime) else value
-
-
 def revenue_by_month(*, spaces: list[Space], months: tuple[date, ...]) -> list[RevenueMonth]:
     """One row per currency and month of `months` (zeros included), by currency then month. Two queries
-    (invoices, payments), each grouped by month and currency."""
+    (invoices, payments), each grouped by day and currency in SQL (a few hundred rows) and added up into
+    months here: grouping by month in SQL would call a Python function per invoice and payment on
+    SQLite (TruncMonth), thousands per request."""
     if not spaces or not months:
         return []
     space_ids = [space.pk for space in spaces]
@@ -395,52 +447,78 @@ def revenue_by_month(*, spaces: list[Space], months: tuple[date, ...]) -> list[R
             When(kind=DocumentKind.CREDIT_NOTE, then=-Abs(F(name))), default=F(name), output_field=MONEY
         )
 
-    invoiced = {
-        (row["currency"], _month_key(row["month"])): row
-        for row in Invoice.objects.filter(
+    invoiced: dict[tuple[str, date], list[Decimal]] = defaultdict(lambda: [zero, zero])
+    for currency, day, net, gross in (
+        Invoice.objects.filter(
             space_id__in=space_ids,
             kind__in=(DocumentKind.INVOICE, DocumentKind.CREDIT_NOTE),
             issue_date__range=(first, last),
         )
-        .annotate(month=TruncMonth("issue_date"))
-        .values("currency", "month")
+        .values("currency", "issue_date")
         .annotate(net=Sum(signed("net")), gross=Sum(signed("gross")))
         .order_by()
-    }
+        .values_list("currency", "issue_date", "net", "gross")
+    ):
+        totals = invoiced[(currency, month_start(day))]
+        totals[0] += net or zero
+        totals[1] += gross or zero
+    # A payment counts on the day it was received, or, when the gateway left that empty, on the day it was
+    # recorded (in the current time zone, as TruncDate reads it): the instants of that day are compared in
+    # SQL, and TruncDate runs only on those few rows (CASE evaluates it for them alone).
     # Payments on a zero invoice do not exist (it is paid when issued); the filter guards the division.
-    # The share is computed in floating point (SQLite divides integers as integers) and rounded once.
+    # The share is computed in floating point (SQLite divides integers as integers), added up exactly
+    # (math.fsum) and rounded once per month.
+    zone = timezone.get_current_timezone()
     share = ExpressionWrapper(
         Cast("amount", FloatField())
         * Cast("invoice__net", FloatField())
         / Cast("invoice__gross", FloatField()),
         output_field=FloatField(),
     )
-    paid = {
-        (row["invoice__currency"], _month_key(row["month"])): row
-        for row in Payment.objects.filter(
-            invoice__space_id__in=space_ids, status=PaymentStatus.SUCCEEDED, invoice__gross__gt=0
+    received: dict[tuple[str, date], tuple[list[Decimal], list[float]]] = defaultdict(lambda: ([], []))
+    for currency, on, recorded_on, gross, net in (
+        Payment.objects.filter(
+            Q(received_on__range=(first, last))
+            | Q(
+                received_on__isnull=True,
+                created_at__gte=localtime.day_bounds(first, zone).start,
+                created_at__lt=localtime.day_bounds(last, zone).end,
+            ),
+            invoice__space_id__in=space_ids,
+            status=PaymentStatus.SUCCEEDED,
+            invoice__gross__gt=0,
         )
-        .annotate(day=Coalesce("received_on", TruncDate("created_at"), output_field=DateField()))
-        .filter(day__range=(first, last))
-        .annotate(month=TruncMonth("day", output_field=DateField()))
-        .values("invoice__currency", "month")
+        .annotate(
+            recorded_on=Case(
+                When(received_on__isnull=True, then=TruncDate("created_at")),
+                default=None,
+                output_field=DateField(),
+            )
+        )
+        .values("invoice__currency", "received_on", "recorded_on")
         .annotate(gross=Sum("amount"), net=Sum(share))
         .order_by()
-    }
-    currencies = sorted({currency for currency, _month in [*invoiced, *paid]} or {spaces[0].currency})
+        .values_list("invoice__currency", "received_on", "recorded_on", "gross", "net")
+    ):
+        amounts, shares = received[(currency, month_start(on or recorded_on))]
+        amounts.append(gross or zero)
+        shares.append(net or 0.0)
+    currencies = sorted({currency for currency, _month in [*invoiced, *received]} or {spaces[0].currency})
     result = []
     for currency in currencies:
         for month in months:
-            billed = invoiced.get((currency, month), {})
-            received = paid.get((currency, month), {})
+            billed = invoiced.get((currency, month), (zero, zero))
+            amounts, shares = received.get((currency, month), ([], []))
             result.append(
                 RevenueMonth(
                     month=month,
                     currency=currency,
-                    invoiced_net=billed.get("net") or zero,
-                    invoiced_gross=billed.get("gross") or zero,
-                    paid_net=round_money(Decimal(repr(received.get("net") or 0)), currency),
-                    paid_gross=received.get("gross") or zero,
+                    # Sums of amounts in cents are amounts in cents: rounding them removes only what
+                    # SQLite's floating-point SUM may add (291692.400000001); PostgreSQL's are exact.
+                    invoiced_net=round_money(billed[0], currency),
+                    invoiced_gross=round_money(billed[1], currency),
+                    paid_net=round_money(Decimal(repr(math.fsum(shares))), currency),
+                    paid_gross=round_money(sum(amounts, zero), currency),
                 )
             )
     return result
@@ -500,12 +578,13 @@ def renewals_due(*, spaces: list[Space], now: datetime, days: int = RENEWAL_DAYS
     due (those the renewal job renews), whose last period ends between today and today + days - 1 at
     their space, so that the next period starts within the next `days` days. Expected amount: one
     period at the next period's tier price, VAT included (billing.pricing, as the renewal job prices
-    it). Two queries (passes, then their plans' tiers), by renewal date."""
+    it; computed once per plan and period number). Two queries (the passes as values, then their plans'
+    tiers), by renewal date."""
     if not spaces:
         return []
     today_by_space = _today_by_space(spaces, now)
     by_id = {space.pk: space for space in spaces}
-    passes = (
+    rows = list(
         Pass.objects.filter(
             space__in=spaces, status__in=USABLE_STATUSES, auto_renew=True, kind__in=list(PERIOD_MONTHS)
         )
@@ -515,47 +594,85 @@ def renewals_due(*, spaces: list[Space], now: datetime, days: int = RENEWAL_DAYS
             last_end__gte=min(today_by_space.values()),
             last_end__lte=max(today_by_space.values()) + timedelta(days=days - 1),
         )
-        .select_related("member__member", "plan__space")
-        .prefetch_related(Prefetch("plan__tiers", queryset=PriceTier.objects.order_by("first_period")))
         .order_by("last_end", "pk")
-    )
-    renewals = []
-    for pass_obj in passes:
-        today = today_by_space[pass_obj.space_id]
-        if not today <= pass_obj.last_end <= today + timedelta(days=days - 1):
-            continue
-        space = by_id[pass_obj.space_id]
-        pass_obj.space = space
-        number = pass_obj.last_number + 1
-        period = services.next_period(
-            pass_obj, PassPeriod(number=pass_obj.last_number, end_date=pass_obj.last_end)
+        .values_list(
+            "pk",
+            "space_id",
+            "member_id",
+            *_MEMBER_NAME_FIELDS,
+            "kind",
+            "status",
+            "anchor_date",
+            "renewal_notice_for",
+            "last_number",
+            "last_end",
+            "plan_id",
+            "plan__name",
+            "plan__kind",
+            "plan__unit_price",
+            "plan__nominal_days",
+            "plan__space__currency",
         )
-        try:
-            price = pricing.unit_price_for(pass_obj.plan.terms(list(pass_obj.plan.tiers.all())), number)
-        except pricing.InvalidTerms:
-            price = gross = None
-        else:
-            gross = pricing.make_line(
-                "", Decimal(1), price, services.vat_fraction(space), space.currency
-            ).gross
+    )
+    tiers: dict[int, list[PriceTier]] = defaultdict(list)
+    for plan_id, first_period, unit_price in (
+        PriceTier.objects.filter(plan_id__in={row[-6] for row in rows})
+        .order_by("first_period")
+        .values_list("plan_id", "first_period", "unit_price")
+    ):
+        tiers[plan_id].append(PriceTier(first_period=first_period, unit_price=unit_price))
+    kind_labels, status_labels = _labels(PlanKind), _labels(PassStatus)
+    prices: dict[tuple[int, int], Decimal | None] = {}
+    grosses: dict[tuple[int, int, int], Decimal | None] = {}
+    renewals = []
+    for row in rows:
+        (pk, space_id, member_id, email, first, last, display, kind, status, anchor, notice_for) = row[:11]
+        (last_number, last_end, plan_id, plan_name, plan_kind, plan_price, nominal_days, currency) = row[11:]
+        today = today_by_space[space_id]
+        if not today <= last_end <= today + timedelta(days=days - 1):
+            continue
+        space = by_id[space_id]
+        number = last_number + 1
+        # billing.services.next_period for these kinds: the anchored period after the last one.
+        period = periods.anchored_period(anchor, PERIOD_MONTHS[kind], last_number)
+        if (plan_id, number) not in prices:
+            plan = Plan(
+                kind=plan_kind,
+                unit_price=plan_price,
+                nominal_days=nominal_days,
+                space=Space(currency=currency),
+            )
+            try:
+                prices[(plan_id, number)] = pricing.unit_price_for(plan.terms(tiers[plan_id]), number)
+            except pricing.InvalidTerms:
+                prices[(plan_id, number)] = None
+        price = prices[(plan_id, number)]
+        if (plan_id, number, space_id) not in grosses:
+            grosses[(plan_id, number, space_id)] = (
+                None
+                if price is None
+                else pricing.make_line(
+                    "", Decimal(1), price, services.vat_fraction(space), space.currency
+                ).gross
+            )
         renewals.append(
             Renewal(
-                pass_id=pass_obj.pk,
-                space_id=space.pk,
-                member_id=pass_obj.member_id,
-                member_name=pass_obj.member.member.name,
-                member_email=pass_obj.member.email,
-                plan_name=pass_obj.plan.name,
-                kind_label=pass_obj.get_kind_display(),
-                status=pass_obj.status,
-                status_label=pass_obj.get_status_display(),
+                pass_id=pk,
+                space_id=space_id,
+                member_id=member_id,
+                member_name=_member_name(email, first, last, display),
+                member_email=email,
+                plan_name=plan_name,
+                kind_label=kind_labels.get(kind, kind),
+                status=status,
+                status_label=status_labels.get(status, status),
                 period_number=number,
-                renews_on=period.start if period else pass_obj.last_end + timedelta(days=1),
-                ends_on=pass_obj.last_end,
+                renews_on=period.start,
+                ends_on=last_end,
                 unit_price=price,
-                expected_gross=gross,
+                expected_gross=grosses[(plan_id, number, space_id)],
                 currency=space.currency,
-                notice_sent=period is not None and pass_obj.renewal_notice_for == period.start,
+                notice_sent=notice_for == period.start,
             )
         )
     return renewals
@@ -598,16 +715,15 @@ class Arrears:
 
 def members_in_arrears(*, spaces: list[Space]) -> list[Arrears]:
     """Members with a PAST_DUE or SUSPENDED pass in the spaces, suspended first, then the longest past
-    due. Four queries: their passes, their unpaid invoices' gross, the payments made on those and the
-    credit notes issued against them."""
+    due. Four queries: their passes (as values), their unpaid invoices' gross, the payments made on those
+    and the credit notes issued against them."""
     if not spaces:
         return []
     by_id = {space.pk: space for space in spaces}
     late = (PassStatus.PAST_DUE, PassStatus.SUSPENDED)
-    passes = list(
-        Pass.objects.filter(space__in=spaces, status__in=late)
-        .select_related("member__member", "plan")
-        .order_by("pk")
+    passes = Pass.objects.filter(space__in=spaces, status__in=late).order_by("pk")
+    rows = passes.values_list(
+        "member_id", "space_id", "status", "past_due_since", "plan__name", *_MEMBER_NAME_FIELDS
     )
     members = Pass.objects.filter(space__in=spaces, status__in=late).values("member_id")
     unpaid = Invoice.objects.filter(
@@ -634,26 +750,27 @@ def members_in_arrears(*, spaces: list[Space]) -> list[Arrears]:
         .annotate(total=Sum(-Abs(F("gross")), output_field=MONEY))
         .order_by()
     }
-    grouped: dict[tuple[int, int], list[Pass]] = defaultdict(list)
-    for pass_obj in passes:
-        grouped[(pass_obj.member_id, pass_obj.space_id)].append(pass_obj)
+    grouped: dict[tuple[int, int], list[tuple]] = defaultdict(list)
+    for row in rows:
+        grouped[(row[0], row[1])].append(row)
+    status_labels = _labels(PassStatus)
     result = []
     for (member_id, space_id), member_passes in grouped.items():
-        suspended = [p for p in member_passes if p.status == PassStatus.SUSPENDED]
+        suspended = [row for row in member_passes if row[2] == PassStatus.SUSPENDED]
         status = PassStatus.SUSPENDED if suspended else PassStatus.PAST_DUE
-        since = [p.past_due_since for p in member_passes if p.past_due_since]
+        since = [row[3] for row in member_passes if row[3]]
         invoices = invoiced.get((member_id, space_id), {})
-        user = member_passes[0].member
+        email, first, last, display = member_passes[0][5:]
         result.append(
             Arrears(
                 member_id=member_id,
                 space_id=space_id,
-                member_name=user.member.name,
-                member_email=user.email,
+                member_name=_member_name(email, first, last, display),
+                member_email=email,
                 status=status,
-                status_label=str(PassStatus(status).label),
+                status_label=status_labels[status],
                 past_due_since=min(since) if since else None,
-                plans=tuple(sorted({p.plan.name for p in member_passes})),
+                plans=tuple(sorted({row[4] for row in member_passes})),
                 unpaid_invoices=invoices.get("count", 0),
                 oldest_due_date=invoices.get("oldest"),
                 balance=(invoices.get("gross") or Decimal("0.00"))
@@ -743,18 +860,19 @@ def new_members(
             by_space[space_id] += 1
     order = {space.pk: position for position, space in enumerate(spaces)}
     users = (
-        User.objects.filter(pk__in=list(spaces_of)).select_related("member").order_by("-date_joined", "pk")
+        User.objects.filter(pk__in=list(spaces_of))
+        .order_by("-date_joined", "pk")
+        .values_list("pk", "date_joined", "email", "first_name", "last_name", "member__display_name")
     )
-    users = users[:NEW_MEMBERS_SHOWN]
     members = [
         NewMember(
-            user_id=user.pk,
-            name=user.member.name,
-            email=user.email,
-            joined=localtime.local_date(user.date_joined, zone or spaces[0].tz),
-            space_ids=tuple(sorted(spaces_of[user.pk], key=order.__getitem__)),
+            user_id=pk,
+            name=_member_name(email, first, last, display),
+            email=email,
+            joined=localtime.local_date(joined, zone or spaces[0].tz),
+            space_ids=tuple(sorted(spaces_of[pk], key=order.__getitem__)),
         )
-        for user in users
+        for pk, joined, email, first, last, display in users[:NEW_MEMBERS_SHOWN]
     ]
     return NewMembers(month, len(spaces_of), by_space, members, signups)
 

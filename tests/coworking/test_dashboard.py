@@ -32,6 +32,7 @@ from billing.models import (
     PaymentStatus,
     PriceTier,
 )
+from bookings import services as booking_services
 from bookings.models import Booking, BookingStatus, DayPart
 from coworking import admin_views, charts, dashboard
 from spaces.models import ResourceKind
@@ -623,6 +624,133 @@ def test_the_dashboard_in_french(french, world):
     assert "2\xa0880,00\xa0€" in page  # Iris's renewal
     assert "3\xa0456,00\xa0€" in page  # the renewals' total
     assert '<td data-value="83.33">83,33\xa0€</td>' in page  # February's paid net in the revenue table
+
+
+# --- the long tables, written in Python -----------------------------------------------------------------
+
+
+def test_the_long_tables_rows_link_escape_and_format_their_figures(as_yanis, world):
+    world.camille.member.display_name = "Camille <b>Martin</b>"
+    world.camille.member.save()
+    page = html(as_yanis.get(reverse("admin:index")))
+    room = Booking.objects.get(resource=world.r["R1"], local_date=TODAY)
+    assert (
+        f'<tr><td>09:00\u201311:00</td><th scope="row">Camille &lt;b&gt;Martin&lt;/b&gt; '
+        f'<span class="quiet">(Atelier C)</span></th><td><a href="/admin/bookings/booking/{room.pk}/change/">'
+        "R1</a></td></tr>"
+    ) in page
+    assert "<b>Martin</b>" not in page
+    assert (
+        f'<th scope="row"><a href="/admin/billing/pass/{world.iris_pass.pk}/change/">Iris Garnier</a></th>'
+        '<td>Annuel</td><td class="num">2</td><td>Active</td><td class="num">€2,880.00</td><td>yes</td></tr>'
+    ) in page
+    assert (
+        '<tr><th scope="row">Kim Nguyen <span class="quiet">kim.nguyen@example.com</span></th>'
+        "<td>Suspended</td><td>02/06/2026</td>"
+        '<td class="num"><a href="/admin/billing/invoice/?status__exact=issued&amp;'
+        'q=kim.nguyen%40example.com">2</a></td><td class="num">€600.00</td></tr>'
+    ) in page
+
+
+def test_a_superusers_arrears_name_the_space(as_boss, world):
+    page = html(as_boss.get(reverse("admin:index")))
+    assert '<span class="quiet">nina.lambert@example.com</span> · Lille Centre</th>' in page
+    assert '<span class="quiet">kim.nguyen@example.com</span> · Paris Bastille</th>' in page
+
+
+# --- the figures' cache -------------------------------------------------------------------------------
+
+
+def today_cells(page: str, space) -> list[str]:
+    row = re.search(rf'<tr data-space="{space.pk}">(.*?)</tr>', page, re.S).group(1)
+    return re.findall(r'<td class="num">(.*?)</td>', row)
+
+
+def test_the_figures_are_kept_a_minute_and_say_when_they_were_computed(as_yanis, world, time_machine):
+    page = html(as_yanis.get(reverse("admin:index")))
+    note = "Figures as of 10:00: bookings show at once, invoices and payments within 60 seconds."
+    assert note in page
+    assert "This month: €492.00 invoiced and €300.00 received, VAT included." in page
+    # Léo pays €120 of his pack by transfer: served from the cache, the page does not show it yet...
+    payment(Invoice.objects.get(member=world.leo, kind=DocumentKind.INVOICE), "120.00", TODAY)
+    time_machine.move_to(NOW + timedelta(seconds=59), tick=False)
+    response = as_yanis.get(reverse("admin:index"))
+    assert response.context["dashboard"] is True  # not computed by this request
+    page = html(response)
+    assert "€300.00 received" in page
+    assert note in page
+    # ...and shows it once the minute has passed.
+    time_machine.move_to(NOW + timedelta(seconds=61), tick=False)
+    page = html(as_yanis.get(reverse("admin:index")))
+    assert "This month: €492.00 invoiced and €420.00 received, VAT included." in page
+    assert "Figures as of 10:01" in page
+
+
+def test_a_booking_or_a_cancellation_shows_at_once(
+    as_yanis, world, time_machine, django_capture_on_commit_callbacks
+):
+    page = html(as_yanis.get(reverse("admin:index")))
+    assert (today_cells(page, world.paris)[0], today_cells(page, world.paris)[-1]) == ("2.5", "7")
+    time_machine.move_to(NOW + timedelta(seconds=5), tick=False)
+    morning = Booking.objects.get(resource=world.r["D2"], member=world.bruno, local_date=TODAY)
+    with django_capture_on_commit_callbacks(execute=True):
+        booking_services.booking_cancel(booking=morning, by=world.yanis, now=NOW, reason="Works")
+    page = html(as_yanis.get(reverse("admin:index")))
+    assert (today_cells(page, world.paris)[0], today_cells(page, world.paris)[-1]) == ("2", "6")
+    assert "Figures as of 10:00" in page  # computed again within the minute
+    expected = page.split('id="dashboard-expected"')[1].split("</section>")[0]
+    assert '<tr><td>Morning</td><th scope="row">Bruno Petit</th>' not in expected
+    assert '<tr><td>Morning</td><th scope="row">Eve Laurent</th>' in expected
+
+
+def test_the_cache_never_shows_a_manager_another_managers_figures(client, world):
+    zoe = ManagerFactory(email="zoe@example.com", spaces=[world.lille])
+    both = ManagerFactory(email="both@example.com", spaces=[world.paris, world.lille])
+    client.cookies["django_language"] = "en"
+    pages = {}
+    for user in (world.yanis, zoe, both, world.boss):
+        client.force_login(user)
+        pages[user.email] = html(client.get(reverse("admin:index")))
+    assert f'data-space="{world.paris.pk}"' in pages["yanis@example.com"]
+    assert f'data-space="{world.lille.pk}"' not in pages["yanis@example.com"]
+    assert f'data-space="{world.lille.pk}"' in pages["zoe@example.com"]
+    assert "Paris Bastille" not in pages["zoe@example.com"]
+    assert "Nina Lambert" in pages["zoe@example.com"]
+    assert "Kim Nguyen" not in pages["zoe@example.com"]
+    assert all(f'data-space="{s.pk}"' in pages["both@example.com"] for s in (world.paris, world.lille))
+    # The same spaces, but the network's sign-ups are for superusers only.
+    assert "accounts created this month in all" not in pages["both@example.com"]
+    assert "11 accounts created this month in all." in pages["boss@example.com"]  # with Zoé and both@
+    # Assigned Lille within the minute, Yanis sees both spaces at once: his spaces are part of the key.
+    world.yanis.manager_assignments.create(space=world.lille)
+    client.force_login(world.yanis)
+    page = html(client.get(reverse("admin:index")))
+    assert f'data-space="{world.lille.pk}"' in page
+    # The space filter and a space's own page are kept apart.
+    page = html(client.get(reverse("admin:index"), {"space": world.paris.pk}))
+    assert f'data-space="{world.lille.pk}"' not in page
+    page = html(client.get(reverse("admin_dashboard_space", args=[world.lille.pk])))
+    assert f'data-space="{world.paris.pk}"' not in page
+    assert 'name="space"' not in page
+
+
+def test_each_language_has_its_own_figures(client, world):
+    client.force_login(world.yanis)
+    client.cookies["django_language"] = "en"
+    assert today_cells(html(client.get(reverse("admin:index"))), world.paris)[2] == "83.3%"
+    client.cookies["django_language"] = "fr"
+    page = html(client.get(reverse("admin:index")))
+    assert today_cells(page, world.paris)[2] == "83,3 %"
+
+
+def test_without_the_cache_every_request_computes_the_figures(as_yanis, world, settings):
+    settings.DASHBOARD_CACHE_SECONDS = 0
+    as_yanis.get(reverse("admin:index"))
+    BookingFactory(resource=world.r["D3"], member=world.kim, day=TODAY, part=DayPart.AFTERNOON)
+    response = as_yanis.get(reverse("admin:index"))
+    assert isinstance(response.context["dashboard"], dashboard.Dashboard)
+    assert today_cells(html(response), world.paris)[-1] == "8"
+    assert "Figures as of" not in html(response)
 
 
 # --- the SVG charts -----------------------------------------------------------------------------------
