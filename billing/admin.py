@@ -52,8 +52,8 @@ from billing.models import (
 )
 from billing.money import CURRENCY_EXPONENTS
 from members import services as member_services
-from members.selectors import managed_space_ids
 from spaces import localtime
+from spaces.admin_scoping import space_ids_for
 from spaces.models import Space
 
 CURRENCY_SYMBOLS = {"EUR": "€"}
@@ -72,10 +72,8 @@ def _short_date(day) -> str:
 
 
 def _space_ids(request) -> set[int] | None:
-    """The spaces the user runs (None: all of them), read once per request."""
-    if not hasattr(request, "_billing_space_ids"):
-        request._billing_space_ids = managed_space_ids(user=request.user)
-    return request._billing_space_ids
+    """The spaces the user runs (None: all of them), read once per request for every admin."""
+    return space_ids_for(request)
 
 
 def _runs_a_space(request) -> bool:

@@ -30,14 +30,13 @@ from bookings.models import Booking, BookingStatus
 from members.models import User
 from members.selectors import managed_space_ids
 from spaces import localtime
+from spaces.admin_scoping import space_ids_for
 from spaces.models import Resource, Space
 
 
 def _space_ids(request) -> set[int] | None:
-    """The spaces the user runs (None: all of them), read once per request."""
-    if not hasattr(request, "_bookings_space_ids"):
-        request._bookings_space_ids = managed_space_ids(user=request.user)
-    return request._bookings_space_ids
+    """The spaces the user runs (None: all of them), read once per request for every admin."""
+    return space_ids_for(request)
 
 
 def _runs_a_space(request) -> bool:

@@ -18,7 +18,6 @@ from django.utils.translation import gettext_lazy as _
 
 from members import services
 from members.models import AuditEntry, ManagerAssignment, Member, Skill, User
-from members.selectors import managed_space_ids
 from spaces.admin_scoping import (
     ManagedSpacesAdminMixin,
     SuperusersOnlyAdminMixin,
@@ -219,12 +218,12 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
-        space_ids = managed_space_ids(user=request.user)
+        space_ids = space_ids_for(request)
         return queryset if space_ids is None else queryset.filter(space_id__in=space_ids)
 
     def _runs_a_space(self, request) -> bool:
         user = request.user
-        return user.is_active and user.is_staff and (user.is_superuser or bool(managed_space_ids(user=user)))
+        return user.is_active and user.is_staff and (user.is_superuser or bool(space_ids_for(request)))
 
     def has_module_permission(self, request):
         return self._runs_a_space(request)
