@@ -312,10 +312,12 @@ def seed(*, with_passwords: bool, today: date) -> list[tuple[str, str]]:
         accounts.append((manager_email, f"manager, {spec.city}"))
         plans = _plans(space)
         # Renewals show up within the first hour of `make run`: this pass's period ends today, so the
-        # hourly job renews it (and Montpellier's unpaid one starts the reminders).
+        # hourly job renews it (and the dunning job sends the notice of the renewal's price).
         monthly_start = periods.add_months_anchored(today, -1) + timedelta(days=1)
-        paid = spec.city != "Montpellier"
-        _demo_pass(member_user, plans["Mensuel nomade"], monthly_start, paid=paid)
+        _demo_pass(member_user, plans["Mensuel nomade"], monthly_start, paid=True)
+        if spec.city == "Montpellier":
+            # A pack bought two days ago and not paid yet: past due, the first reminder goes out.
+            _demo_pass(member_user, plans["Carnet 10 jours"], today - timedelta(days=2), paid=False)
     _user(SUPERUSER[0], SUPERUSER[1], password=password, superuser=True)
     accounts.append((SUPERUSER[0], "superuser"))
     return accounts

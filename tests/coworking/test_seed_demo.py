@@ -72,8 +72,12 @@ def test_demo_passes_come_due_so_that_make_run_shows_renewals(db):
 
     call_command("seed_demo", stdout=StringIO())
     assert Plan.objects.filter(space__slug="paris-canal", is_active=True).count() == 5
-    assert Pass.objects.count() == 4
+    assert Pass.objects.count() == 5
     report = renew_due_passes(now=timezone.now())
     assert report.renewed == 4
+    from billing import dunning
+
+    dunned = dunning.run(timezone.now())
+    assert dunned.past_due == 1
     call_command("seed_demo", stdout=StringIO())
-    assert Pass.objects.count() == 4
+    assert Pass.objects.count() == 5
