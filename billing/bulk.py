@@ -51,9 +51,7 @@ def _execute(meta, fields, rows: list[tuple]) -> None:
             for row in rows:
                 copy.write_row(row)
         return
-    head = "INSERT INTO {} ({}) VALUES ".format(  # noqa: S608 - quoted identifiers, bound values
-        quote(meta.db_table), ", ".join(quote(field.column) for field in fields)
-    )
+    head = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "  # noqa: S608 - quoted names, bound values
     row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
     per_batch = max(1, MAX_PARAMS // len(fields))
     with connection.cursor() as cursor:
@@ -64,23 +62,32 @@ def _execute(meta, fields, rows: list[tuple]) -> None:
             )
 
 
+def _columns(model: type[models.Model]) -> tuple[list[models.Field], set[str]]:
+    """The fields an INSERT writes (all but the primary key), and those Django sets to now on insert."""
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    now_fields = {
+        field.attname
+        for field in fields
+        if isinstance(field, models.DateTimeField) and (field.auto_now or field.auto_now_add)
+    }
+    return fields, now_fields
+
+
 def insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:
     """INSERTs `objs` (unsaved instances of `model`), without reading back their primary keys."""
     if not objs:
         return
-    meta = model._meta
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    fields, now_fields = _columns(model)
     now = timezone.now()
-    for field in fields:
-        if isinstance(field, models.DateTimeField) and (field.auto_now or field.auto_now_add):
-            for obj in objs:
-                setattr(obj, field.attname, now)
+    for obj in objs:
+        for attname in now_fields:
+            setattr(obj, attname, now)
     adapters = [(field.attname, _adapter(field)) for field in fields]
     rows = [
         tuple(adapt(getattr(obj, attname)) if adapt else getattr(obj, attname) for attname, adapt in adapters)
         for obj in objs
     ]
-    _execute(meta, fields, rows)
+    _execute(model._meta, fields, rows)
     for obj in objs:
         obj._state.db = connection.alias
 
@@ -90,16 +97,12 @@ def insert_dicts(model: type[models.Model], rows: Sequence[dict]) -> None:
     model instances: for the tables whose new rows nobody reads back in the same run."""
     if not rows:
         return
-    meta = model._meta
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    fields, now_fields = _columns(model)
     now = timezone.now()
-    defaults = {
-        field.attname: now
-        if isinstance(field, models.DateTimeField) and (field.auto_now or field.auto_now_add)
-        else field.get_default()
+    adapters = [
+        (field.attname, _adapter(field), now if field.attname in now_fields else field.get_default())
         for field in fields
-    }
-    adapters = [(field.attname, _adapter(field), defaults[field.attname]) for field in fields]
+    ]
     values = [
         tuple(
             adapt(row.get(attname, default)) if adapt else row.get(attname, default)
@@ -107,4 +110,4 @@ def insert_dicts(model: type[models.Model], rows: Sequence[dict]) -> None:
         )
         for row in rows
     ]
-    _execute(meta, fields, values)
+    _execute(model._meta, fields, values)

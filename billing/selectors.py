@@ -182,6 +182,17 @@ def plans_on_sale(*, space: Space) -> QuerySet[Plan]:
     )
 
 
+def upgrade_plans(*, pass_obj: Pass) -> list[Plan]:
+    """The plans on sale in the pass's space with a longer commitment: what it may be upgraded to."""
+    order = pricing.COMMITMENT_ORDER
+    rank = order.index(pricing.PlanKind(pass_obj.kind))
+    return [
+        plan
+        for plan in plans_on_sale(space=pass_obj.space)
+        if order.index(pricing.PlanKind(plan.kind)) > rank
+    ]
+
+
 def day_pass_plans(*, space: Space) -> QuerySet[Plan]:
     return plans_on_sale(space=space).filter(kind=PlanKind.DAY_PASS).exclude(desk_access=DeskAccess.NONE)
 

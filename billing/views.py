@@ -127,13 +127,7 @@ def _pass_rows(user, now):
                 CreditKind.DESK_DAY
             ]
         if usable:
-            order = pricing.COMMITMENT_ORDER
-            rank = order.index(pricing.PlanKind(pass_obj.kind))
-            row["upgrades"] = [
-                plan
-                for plan in selectors.plans_on_sale(space=space)
-                if order.index(pricing.PlanKind(plan.kind)) > rank
-            ]
+            row["upgrades"] = selectors.upgrade_plans(pass_obj=pass_obj)
         rows.append(row)
     return rows
 
@@ -175,13 +169,7 @@ def upgrade(request, pass_id: int):
     now = timezone.now()
     space = pass_obj.space
     today = localtime.local_date(now, space.tz)
-    rank = pricing.COMMITMENT_ORDER.index(pricing.PlanKind(pass_obj.kind))
-    choices = [
-        plan
-        for plan in selectors.plans_on_sale(space=space)
-        if pricing.COMMITMENT_ORDER.index(pricing.PlanKind(plan.kind)) > rank
-    ]
-    form = UpgradeForm(request.POST or None, plans=choices)
+    form = UpgradeForm(request.POST or None, plans=selectors.upgrade_plans(pass_obj=pass_obj))
     if request.method == "POST" and form.is_valid():
         try:
             new_pass = services.pass_upgrade(pass_obj=pass_obj, plan=form.cleaned_data["plan"], now=now)

@@ -2,7 +2,6 @@
 payment) and the notice before an automatic renewal: one idempotent catch-up job whose e-mails are
 recorded as Notice rows with their cause and sent once, after commit or by the sweep."""
 
-import threading
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -13,14 +12,13 @@ import pytest
 import time_machine
 from django.core import mail
 from django.core.management import call_command
-from django.db import connections
 from django.urls import NoReverseMatch, reverse
 from django.utils import translation
 from django.utils.translation import gettext
 
 from billing import dunning, notifications, periods, services
 from billing.models import Invoice, Notice, NoticeKind, Pass, PassStatus, PriceTier
-from tests.concurrency.conftest import postgres_only
+from tests.concurrency.conftest import postgres_only, run_concurrently
 from tests.factories import PlanFactory, SpaceFactory, UserFactory
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -598,27 +596,6 @@ def test_the_celery_tasks_run_the_job_and_the_sweep_and_are_scheduled(camille, m
 
 
 # --- concurrency (PostgreSQL) ----------------------------------------------------------------------------
-
-
-def run_concurrently(target, count: int) -> list[BaseException]:
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(count)
-
-    def body(index):
-        try:
-            barrier.wait()
-            target(index)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=body, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    return errors
 
 
 @pytest.fixture

@@ -221,3 +221,25 @@ def without_guard(without_exclusion_constraints, monkeypatch):
 
     monkeypatch.setattr(BookingQuerySet, "overlapping", overlapping_before_round)
     return clock
+
+
+def run_concurrently(target, count: int) -> list[BaseException]:
+    """Runs target(0..count-1) in threads released together; returns what they raised."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(count)
+
+    def body(index):
+        try:
+            barrier.wait()
+            target(index)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=body, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    return errors

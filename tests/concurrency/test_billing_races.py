@@ -2,44 +2,22 @@
 start), and invoice numbers without collision or gap. On PostgreSQL with a control that removes the
 guard (row locks and the unique key) and observes the duplicates the guard prevents."""
 
-import threading
 import time
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from billing import pricing, services
 from billing.models import Invoice, Pass, PassPeriod
-from tests.concurrency.conftest import ON_POSTGRES, postgres_only
+from tests.concurrency.conftest import ON_POSTGRES, postgres_only, run_concurrently
 from tests.factories import PlanFactory, SpaceFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PARIS = ZoneInfo("Europe/Paris")
 RENEWAL_DAY = datetime(2026, 4, 1, 10, tzinfo=PARIS)
-
-
-def run_concurrently(target, count: int) -> list[BaseException]:
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(count)
-
-    def body(index):
-        try:
-            barrier.wait()
-            target(index)
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=body, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    return errors
 
 
 @pytest.fixture
