@@ -20,7 +20,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Max, OuterRef, Subquery, Sum
 from django.template.loader import render_to_string
 from django.utils import formats, timezone
@@ -1169,15 +1169,18 @@ def entitlement_consume(
     BillingError (not_entitled, dedicated_plan_needed, suspended) and the booking rolls back.
     `decision` is the check made just before (billing.selectors.desk_decision): when a pass covers the
     day there is nothing to draw, and nothing more is read."""
+    is_desk = resource_kind in ("hot_desk", "dedicated_desk")
+    if is_desk and decision is not None and decision.allowed and decision.grant_id is None:
+        return Consumption()  # a pass covers the day (or desks are free): nothing to draw
     with transaction.atomic():
-        if resource_kind in ("hot_desk", "dedicated_desk"):
-            if decision is not None and decision.allowed and decision.grant_id is None:
-                return Consumption()  # a pass covers the day (or desks are free): nothing to draw
+        if is_desk:
             return _consume_desk(member, space, day, resource_kind == "dedicated_desk", reference)
         return _consume_room(member, space, day, minutes, hourly_price, description, reference, now, gateway)
 
 
 def _lock_grants(member_id: int, kind: str) -> None:
+    if not connection.features.has_select_for_update:
+        return  # SQLite: the IMMEDIATE transaction already holds the database's write lock
     list(
         CreditEntry.objects.select_for_update()
         .filter(member_id=member_id, kind=kind, grant__isnull=True)

@@ -192,6 +192,21 @@ def day_setup(space: Space, day: date):
     return schedule, rows
 
 
+def resource_of_space(space: Space, resource_id: int) -> Resource | None:
+    """One of the space's resources, active or not, with the space attached; None if it has no such
+    resource. Cached under the space's setup version, which every change to a resource bumps: a booking
+    POST then reads no resource row."""
+    key = f"availability:resource:{space.pk}:{setup_version(space.pk)}:{resource_id}"
+    resource = cache.get(key)
+    if resource is None:
+        resource = Resource.objects.filter(pk=resource_id, space=space).order_by().first()
+        if resource is None:
+            return None
+        cache.set(key, resource, SETUP_TIMEOUT)  # before the space is attached: it is not stored with it
+    resource.space = space
+    return resource
+
+
 def _room_slots(day: date, tz, window: localtime.Interval) -> list[tuple[datetime, datetime]]:
     """Hourly slots from the opening time (a last, shorter one if the space closes on a half hour)."""
     slots = []

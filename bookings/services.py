@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db import IntegrityError, OperationalError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q, QuerySet
 
 from bookings import entitlements, selectors
@@ -169,14 +169,15 @@ def _insert(*, member: User, slot: Slot, booked_by: User | None, now: datetime, 
     with transaction.atomic():
         if slot.resource.is_desk:
             member_services.member_lock(user=member)
-        # order_by(): Resource's default ordering joins the space, and FOR UPDATE would then lock the
-        # space's row too, serialising every booking of the space.
-        list(
-            Resource.objects.select_for_update(of=("self",))
-            .filter(pk=slot.resource.pk)
-            .order_by()
-            .values_list("pk", flat=True)
-        )
+        if connection.features.has_select_for_update:
+            # order_by(): Resource's default ordering joins the space, and FOR UPDATE would then lock
+            # the space's row too, serialising every booking of the space.
+            list(
+                Resource.objects.select_for_update(of=("self",))
+                .filter(pk=slot.resource.pk)
+                .order_by()
+                .values_list("pk", flat=True)
+            )
         # One query for both conflicts: the resource taken, or (for a desk) the member holding one.
         rivals = Q(resource=slot.resource)
         if slot.resource.is_desk:

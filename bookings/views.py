@@ -224,7 +224,9 @@ def _book_choice(user, space, data, now) -> Booking:
         return services.booking_create_any_desk(
             member=user, zone=zone, day=data["date"], part=data["part"], now=now
         )
-    resource = get_object_or_404(Resource.objects.select_related("space"), pk=data["target_id"], space=space)
+    resource = selectors.resource_of_space(space, data["target_id"])
+    if resource is None:
+        raise Http404
     if data["kind"] == "desk":
         slot = services.desk_slot(resource=resource, day=data["date"], part=data["part"])
     else:

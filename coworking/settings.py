@@ -13,7 +13,7 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from coworking.env import env_bool, env_int, env_list, env_str
+from coworking.env import env_bool, env_int, env_list, env_str, private_scratch_dir
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -140,8 +140,11 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(VAR_DIR / "cache"),
+            "BACKEND": "coworking.cache.FileCache",
+            # Shared memory when the machine has it (coworking.env.private_scratch_dir): every
+            # booking and sign-in writes here, and a file write on disk costs ten times more.
+            "LOCATION": env_str("CACHE_DIR") or str(private_scratch_dir(VAR_DIR, "cache")),
+            "OPTIONS": {"MAX_ENTRIES": 5000},
         }
     }
 

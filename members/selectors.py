@@ -4,7 +4,9 @@ from members.models import Member, Skill, User
 
 
 def member_for_user(*, user: User) -> Member:
-    return Member.objects.select_related("user").get(user=user)
+    member = Member.objects.get(user_id=user.pk)
+    member.user = user  # the caller's instance: no second read of the user
+    return member
 
 
 def managed_space_ids(*, user: User) -> set[int] | None:

@@ -4,7 +4,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from members.models import ApiToken, AuditEntry, ManagerAssignment, Member, Skill, User, skill_key
 
@@ -126,6 +126,8 @@ def member_lock(*, user: User) -> None:
     """Lock the member's row until the end of the current transaction (PostgreSQL; a no-op on SQLite,
     whose transactions already hold the database's write lock). Serialises changes that must consider
     everything the member holds, such as booking a desk."""
+    if not connection.features.has_select_for_update:
+        return  # Django would drop FOR UPDATE anyway: the query would lock nothing
     list(Member.objects.select_for_update().filter(user=user).values_list("pk", flat=True))
 
 

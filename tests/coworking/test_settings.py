@@ -84,7 +84,7 @@ def test_database_url_selects_postgresql(tmp_path):
 def test_without_redis_it_uses_the_filesystem_broker_and_a_file_cache(tmp_path):
     found = settings_of(tmp_path, DEBUG="1")
     assert found["broker"].startswith("filesystem://")
-    assert found["cache"].endswith("FileBasedCache")
+    assert found["cache"] == "coworking.cache.FileCache"
     assert (tmp_path / "celery" / "queue").is_dir()
 
 

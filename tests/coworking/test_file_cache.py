@@ -1,0 +1,68 @@
+"""The embedded cache: a private directory in shared memory, and Django's file cache culled now and then."""
+
+import os
+import stat
+
+import pytest
+
+from coworking.cache import FileCache
+from coworking.env import private_scratch_dir
+
+SHM = "/dev/shm"  # noqa: S108 - what is under test
+posix_only = pytest.mark.skipif(os.name != "posix" or not os.path.isdir(SHM), reason="needs /dev/shm")
+
+
+@posix_only
+def test_the_scratch_dir_is_private_and_stable(tmp_path):
+    first = private_scratch_dir(tmp_path, "cache")
+    assert first == private_scratch_dir(tmp_path, "cache")
+    assert str(first).startswith(f"{SHM}/coworking-{os.getuid()}-")
+    info = os.lstat(first.parent)
+    assert stat.S_IMODE(info.st_mode) == 0o700
+    assert info.st_uid == os.getuid()
+    os.rmdir(first.parent)
+
+
+@posix_only
+def test_each_var_dir_has_its_own(tmp_path):
+    one = private_scratch_dir(tmp_path / "a", "cache")
+    two = private_scratch_dir(tmp_path / "b", "cache")
+    assert one != two
+    os.rmdir(one.parent)
+    os.rmdir(two.parent)
+
+
+@posix_only
+def test_a_directory_others_can_write_is_refused(tmp_path):
+    path = private_scratch_dir(tmp_path, "cache").parent
+    os.chmod(path, 0o777)  # noqa: S103 - the unsafe case under test
+    try:
+        assert private_scratch_dir(tmp_path, "cache") == tmp_path / "cache"
+    finally:
+        os.rmdir(path)
+
+
+@posix_only
+def test_a_symlink_planted_in_its_place_is_refused(tmp_path):
+    path = private_scratch_dir(tmp_path, "cache").parent
+    os.rmdir(path)
+    target = tmp_path / "elsewhere"
+    target.mkdir(mode=0o700)
+    os.symlink(target, path)
+    try:
+        assert private_scratch_dir(tmp_path, "cache") == tmp_path / "cache"
+    finally:
+        os.unlink(path)
+
+
+def test_the_cache_culls_once_every_cull_every_writes(tmp_path, monkeypatch):
+    cache = FileCache(str(tmp_path), {"OPTIONS": {"MAX_ENTRIES": 10, "CULL_FREQUENCY": 2}})
+    listings = []
+    original = FileCache._list_cache_files
+    monkeypatch.setattr(FileCache, "_list_cache_files", lambda self: listings.append(1) or original(self))
+    for i in range(FileCache.CULL_EVERY + 1):
+        cache.set(f"k{i}", i)
+    assert len(listings) == 2  # the first write, and the one CULL_EVERY writes later
+    # That second check found more than MAX_ENTRIES entries and removed some.
+    assert len(os.listdir(tmp_path)) < FileCache.CULL_EVERY + 1
+    assert cache.get(f"k{FileCache.CULL_EVERY}") == FileCache.CULL_EVERY
