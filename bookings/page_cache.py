@@ -17,6 +17,7 @@ level can never be served after the data it shows has changed: it is only never 
 
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -37,23 +38,30 @@ Parts = tuple[bytes, ...]
 
 
 class _LocalLRU:
+    """Entries live until evicted, or until `expires` (a Unix time) for those given one."""
+
     def __init__(self, size: int) -> None:
         self.size = size
-        self._entries: OrderedDict[str, Parts] = OrderedDict()
+        self._entries: OrderedDict[str, tuple[float | None, Parts]] = OrderedDict()
         self._lock = threading.Lock()  # runserver and threaded workers share one process
 
-    def get(self, key: str) -> Parts | None:
+    def get(self, key: str, now: float | None = None) -> Parts | None:
         with self._lock:
-            parts = self._entries.get(key)
-            if parts is not None:
-                self._entries.move_to_end(key)
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            expires, parts = entry
+            if expires is not None and (now if now is not None else time.time()) >= expires:
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
             return parts
 
-    def put(self, key: str, parts: Parts) -> None:
+    def put(self, key: str, parts: Parts, expires: float | None = None) -> None:
         if self.size <= 0:
             return
         with self._lock:
-            self._entries[key] = parts
+            self._entries[key] = (expires, parts)
             self._entries.move_to_end(key)
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
@@ -80,8 +88,9 @@ def split(html: str) -> Parts:
 _CSRF = CSRF_PLACEHOLDER.encode()
 
 
-def personalise(request, parts: Parts) -> bytes:
-    """The page of render_cacheable() (split), UTF-8, with this request's CSRF token and messages."""
+def personalise(request, parts: Parts, messages_template: str = "_messages.html") -> bytes:
+    """The page of render_cacheable() (split), UTF-8, with this request's CSRF token and messages
+    (rendered with messages_template: the admin writes them its own way)."""
     filled = list(parts)
     token = None
     for index in range(1, len(filled), 2):
@@ -92,7 +101,7 @@ def personalise(request, parts: Parts) -> bytes:
         else:
             storage = get_messages(request)
             filled[index] = (
-                render_to_string("_messages.html", {"messages": storage}).encode() if storage else b""
+                render_to_string(messages_template, {"messages": storage}).encode() if storage else b""
             )
     return b"".join(filled)
 
@@ -109,6 +118,30 @@ def get_or_render(request, key: str, timeout: int, render: Callable[[], str]) ->
         parts = split(html)
         local_pages.put(key, parts)
     return personalise(request, parts)
+
+
+def get_or_render_until(
+    request,
+    key: str,
+    now: float,
+    render: Callable[[], tuple[str, float]],
+    messages_template: str = "_messages.html",
+) -> bytes:
+    """get_or_render() for a page that must not outlive what it shows, whose key does not change when
+    that expires: render() returns the page and the Unix time until which it may be served, kept with it
+    in the shared cache and in this process."""
+    parts = local_pages.get(key, now)
+    if parts is None:
+        cached = cache.get(key)
+        if cached is None or cached[1] <= now:
+            cached = render()
+            if cached[1] > now:
+                cache.set(key, cached, max(1, int(cached[1] - now)))
+        html, expires = cached
+        parts = split(html)
+        if expires > now:
+            local_pages.put(key, parts, expires)
+    return personalise(request, parts, messages_template)
 
 
 def cached_text(key: str, timeout: int, render: Callable[[], str]) -> str:

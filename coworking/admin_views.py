@@ -22,15 +22,17 @@ a hundred milliseconds, serving them from the cache well under one (bench/README
 """
 
 import hashlib
-from datetime import date, timedelta
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 from functools import partial
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.models import LogEntry
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.template.defaultfilters import urlencode
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -39,10 +41,11 @@ from django.utils import timezone
 from django.utils.formats import date_format, localize
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import get_language, gettext_lazy, ngettext
 from django.utils.translation import gettext as _
 
 from billing.documents import format_money
+from bookings import page_cache
 from bookings.availability_cache import availability_version
 from coworking import charts, dashboard
 from coworking.templatetags.dashboard import format_percent
@@ -231,9 +234,45 @@ class _Dates:
         return text
 
 
-def expected_rows(expected: list[dashboard.Expected]) -> SafeString:
+# The admin index lists at most this many rows per table (the soonest first); each space's page and its
+# check-in list show them all. A network's index would otherwise carry hundreds of rows, most of a page
+# that a manager opens every morning.
+INDEX_ROWS = 25
+
+
+def _more_row(hidden: int, columns: int, url: str, text: str) -> str:
+    if hidden <= 0:
+        return ""
+    label = escape(text % {"count": localize(hidden)})
+    link = f'<a href="{escape(url)}">{label}</a>' if url else label
+    return f'<tr class="dashboard-more"><td colspan="{columns}">{link}</td></tr>'
+
+
+def _more_text(count: int) -> str:
+    return ngettext("and %(count)s more", "and %(count)s more", count)
+
+
+def _shown(rows: list, limit: int | None) -> tuple[list, int]:
+    if limit is None or len(rows) <= limit:
+        return rows, 0
+    return rows[:limit], len(rows) - limit
+
+
+def _check_in_url(space: Space) -> str:
+    return reverse("admin_dashboard_check_in", args=[space.pk])
+
+
+def _space_page(spaces: list[Space]) -> str:
+    """Where a table's other rows are: the space's page, or none for several spaces (each has its own)."""
+    return reverse("admin_dashboard_space", args=[spaces[0].pk]) if len(spaces) == 1 else ""
+
+
+def expected_rows(
+    expected: list[dashboard.Expected], limit: int | None = None, more_url: str = ""
+) -> SafeString:
     """The rows of a space's "who is expected today" table."""
     change = _url_format("admin:bookings_booking_change")
+    expected, hidden = _shown(expected, limit)
     rows = []
     for booking in expected:
         if booking.is_slot:
@@ -246,11 +285,15 @@ def expected_rows(expected: list[dashboard.Expected]) -> SafeString:
             f'<th scope="row">{escape(booking.member_name)}{company}</th>'
             f'<td><a href="{change.format(booking.booking_id)}">{escape(booking.resource_name)}</a></td></tr>'
         )
+    rows.append(_more_row(hidden, 3, more_url, _more_text(hidden)))
     return mark_safe("\n".join(rows))  # noqa: S308 (every value above is escaped)
 
 
-def renewal_rows(renewals: list[dashboard.Renewal]) -> SafeString:
+def renewal_rows(
+    renewals: list[dashboard.Renewal], limit: int | None = None, more_url: str = ""
+) -> SafeString:
     """The rows of the renewals table."""
+    renewals, hidden = _shown(renewals, limit)
     change = _url_format("admin:billing_pass_change")
     dates = _Dates()
     unpriced = escape(_("cannot be priced"))
@@ -271,16 +314,18 @@ def renewal_rows(renewals: list[dashboard.Renewal]) -> SafeString:
             f'<td class="num">{expected}</td>'
             f"<td>{sent[renewal.notice_sent]}</td></tr>"
         )
+    rows.append(_more_row(hidden, 7, more_url, _more_text(hidden)))
     return mark_safe("\n".join(rows))  # noqa: S308 (every value above is escaped)
 
 
-def arrears_rows(data: dashboard.Dashboard) -> SafeString:
+def arrears_rows(data: dashboard.Dashboard, limit: int | None = None, more_url: str = "") -> SafeString:
     """The rows of the arrears table (with the space's name when the dashboard covers several)."""
+    arrears, hidden = _shown(data.arrears, limit)
     invoices = reverse("admin:billing_invoice_changelist") + "?status__exact=issued&amp;q="
     names = {space.pk: escape(space.name) for space in data.spaces} if len(data.spaces) > 1 else {}
     dates = _Dates()
     rows = []
-    for row in data.arrears:
+    for row in arrears:
         space = f" · {names[row.space_id]}" if row.space_id in names else ""
         rows.append(
             f'<tr><th scope="row">{escape(row.member_name)} '
@@ -291,6 +336,7 @@ def arrears_rows(data: dashboard.Dashboard) -> SafeString:
             f"{escape(localize(row.unpaid_invoices))}</a></td>"
             f'<td class="num">{escape(format_money(row.balance, row.currency))}</td></tr>'
         )
+    rows.append(_more_row(hidden, 5, more_url, _more_text(hidden)))
     return mark_safe("\n".join(rows))  # noqa: S308 (every value above is escaped)
 
 
@@ -323,7 +369,32 @@ def _cache_key(request, spaces: list[Space], selected: list[Space], space_id, fi
     return f"admin-dashboard:{digest}"
 
 
-def _dashboard_context(request, spaces: list[Space], *, with_space: bool) -> dict:
+@dataclass(frozen=True)
+class _Request:
+    """What the query string asks of the dashboard, read once (with its messages), and the cache key of
+    the figures it shows."""
+
+    selected: list[Space]
+    first: date | None
+    last: date | None
+    form: partial
+    now: datetime
+    zone: object
+    key: str
+
+
+def _read_request(request, spaces: list[Space], *, with_space: bool) -> _Request:
+    selected, first, last, space_id, form = _filters(request, spaces, with_space=with_space)
+    now = timezone.now()
+    zone = dashboard.reference_zone(selected)
+    today = localtime.local_date(now, zone)
+    key = _cache_key(request, spaces, selected, space_id, first, last, today, with_space)
+    return _Request(selected, first, last, form, now, zone, key)
+
+
+def _dashboard_context(
+    request, spaces: list[Space], *, with_space: bool, asked: _Request | None = None
+) -> dict:
     """The dashboard's context: `dashboard_html`, the figures rendered (templates/admin/dashboard/
     _figures.html), which _dashboard.html writes out. They are kept in the cache for cache_seconds() under
     _cache_key() and say when they were computed ("figures as of 10:42"): a booking or a cancellation
@@ -333,39 +404,53 @@ def _dashboard_context(request, spaces: list[Space], *, with_space: bool) -> dic
     A request that computes them also puts what they were rendered from in the context (`dashboard`, the
     coworking.dashboard.Dashboard, `dashboard_charts`...); one served from the cache sets `dashboard` to
     True, all that templates/admin/index.html asks of it."""
-    selected, first, last, space_id, form = _filters(request, spaces, with_space=with_space)
-    now = timezone.now()
-    zone = dashboard.reference_zone(selected)
+    asked = asked or _read_request(request, spaces, with_space=with_space)
     seconds = cache_seconds()
-    key = _cache_key(
-        request, spaces, selected, space_id, first, last, localtime.local_date(now, zone), with_space
-    )
     if seconds > 0:
-        html = cache.get(key)
-        if html is not None:
-            return {"dashboard": True, "dashboard_html": mark_safe(html)}  # noqa: S308 (rendered below)
+        cached = cache.get(asked.key)
+        if cached is not None:
+            html, expires = cached
+            safe = mark_safe(html)  # noqa: S308 (rendered below)
+            return {"dashboard": True, "dashboard_html": safe, "dashboard_expires": expires}
+    # The index shows the first rows of each list; a space's own page all of them.
+    limit, more = (INDEX_ROWS, _space_page(asked.selected)) if with_space else (None, "")
     data = dashboard.dashboard(
-        spaces=selected,
-        now=now,
-        first=first,
-        last=last,
+        spaces=asked.selected,
+        now=asked.now,
+        first=asked.first,
+        last=asked.last,
         include_signups=request.user.is_superuser,
     )
     context = {
         "dashboard": data,
-        "dashboard_form": form(),
+        "dashboard_form": asked.form(),
         "dashboard_charts": dashboard_charts(data),
-        "dashboard_expected": [(row, expected_rows(row.expected)) for row in data.by_space],
-        "dashboard_renewal_rows": renewal_rows(data.renewals),
-        "dashboard_arrears_rows": arrears_rows(data),
+        "dashboard_expected": [
+            (row, expected_rows(row.expected, limit, _check_in_url(row.space))) for row in data.by_space
+        ],
+        "dashboard_renewal_rows": renewal_rows(data.renewals, limit, more),
+        "dashboard_arrears_rows": arrears_rows(data, limit, more),
         "renewal_days": dashboard.RENEWAL_DAYS,
-        "dashboard_as_of": now.astimezone(zone).time() if seconds > 0 else None,
+        "dashboard_as_of": asked.now.astimezone(asked.zone).time() if seconds > 0 else None,
         "dashboard_cache_seconds": seconds,
     }
     html = render_to_string("admin/dashboard/_figures.html", context, request)
+    expires = asked.now.timestamp() + seconds
     if seconds > 0:
-        cache.set(key, str(html), seconds)
-    return {**context, "dashboard_html": html}
+        cache.set(asked.key, (str(html), expires), seconds)
+    return {**context, "dashboard_html": html, "dashboard_expires": expires}
+
+
+def _index_page_key(request, figures_key: str) -> str:
+    """The whole index page of one user: the figures' key, plus what the page shows of the user (the
+    name in the header, the app list their permissions allow, their recent actions, of which the
+    latest is read, so that an action shows at once). A change of permissions shows within
+    cache_seconds()."""
+    latest_action = (
+        LogEntry.objects.filter(user_id=request.user.pk).order_by("-pk").values_list("pk", flat=True).first()
+    )
+    parts = [figures_key, request.user.pk, latest_action, request.get_full_path()]
+    return "admin-index:" + hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
 
 
 def index(request):
@@ -373,16 +458,48 @@ def index(request):
 
     The page AdminSite.index builds (its template, title, app list), with the app list read once:
     AdminSite.index reads it for `app_list` and each_context() again for the navigation sidebar
-    (`available_apps`), each time asking every registered admin for its permissions."""
+    (`available_apps`), each time asking every registered admin for its permissions.
+
+    The whole page is cached per user for cache_seconds() (bookings.page_cache: the CSRF token and the
+    messages are put in on every request), since the admin's own index costs many times what serving the
+    figures from the cache does: a manager reloading the page every few seconds at the front desk
+    then costs little."""
     site = admin.site
-    spaces = dashboard.spaces_for(user=request.user, space_ids=space_ids_for(request))
-    extra = (
-        _dashboard_context(request, spaces, with_space=True) if spaces else {"dashboard_without_space": True}
-    )
-    context = site.each_context(request)
-    context.update(title=site.index_title, subtitle=None, app_list=context["available_apps"], **extra)
+    space_ids = space_ids_for(request)
+    spaces = dashboard.spaces_for(user=request.user, space_ids=space_ids, only=dashboard.SPACE_KEY_FIELDS)
+
+    def context(asked: _Request | None = None) -> dict:
+        if spaces:
+            extra = _dashboard_context(request, spaces, with_space=True, asked=asked)
+        else:
+            extra = {"dashboard_without_space": True}
+        context = site.each_context(request)
+        context.update(title=site.index_title, subtitle=None, app_list=context["available_apps"], **extra)
+        return context
+
     request.current_app = site.name
-    return TemplateResponse(request, site.index_template or "admin/index.html", context)
+    template = site.index_template or "admin/index.html"
+    seconds = cache_seconds()
+    if seconds <= 0 or not spaces:
+        spaces = dashboard.spaces_for(user=request.user, space_ids=space_ids)
+        return TemplateResponse(request, template, context())
+    asked = _read_request(request, spaces, with_space=True)
+
+    def render() -> tuple[str, float]:
+        # The figures need every field of the spaces shown; the key only their ids, names and zones.
+        full = {space.pk: space for space in dashboard.spaces_for(user=request.user, space_ids=space_ids)}
+        page = context(replace(asked, selected=[full[space.pk] for space in asked.selected]))
+        # No longer than the figures it shows, which say when they were computed.
+        return page_cache.render_cacheable(request, template, page), page["dashboard_expires"]
+
+    html = page_cache.get_or_render_until(
+        request,
+        _index_page_key(request, asked.key),
+        timezone.now().timestamp(),
+        render,
+        messages_template="admin/_messages.html",
+    )
+    return HttpResponse(html)
 
 
 def _space_or_404(request, space_id: int) -> Space:

@@ -82,12 +82,21 @@ ONE_DECIMAL = Decimal("0.1")
 _UNSET = object()
 
 
-def spaces_for(*, user: User, space_ids: set[int] | object | None = _UNSET) -> list[Space]:
+# What a page served from the cache reads of the spaces: the filter's choices, the key and the zone.
+SPACE_KEY_FIELDS = ("name", "city", "time_zone")
+
+
+def spaces_for(
+    *, user: User, space_ids: set[int] | object | None = _UNSET, only: tuple[str, ...] = ()
+) -> list[Space]:
     """The active spaces the user runs (every active space for a superuser), by city and name.
-    space_ids: the user's managed_space_ids when the caller has read them already (None: every space)."""
+    space_ids: the user's managed_space_ids when the caller has read them already (None: every space).
+    only: read just these fields (the figures need all of them)."""
     if space_ids is _UNSET:
         space_ids = managed_space_ids(user=user)
     spaces = Space.objects.filter(is_active=True)
+    if only:
+        spaces = spaces.only(*only)
     if space_ids is not None:
         spaces = spaces.filter(pk__in=space_ids)
     return list(spaces.order_by("city", "name", "pk"))

@@ -1,15 +1,19 @@
 import pytest
 from django.core.cache import cache
 
+from bookings import page_cache
 from tests import factories
 
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    # Rate limits and cached pages live in the cache: every test starts from an empty one.
+    # Rate limits and cached pages live in the cache (and pages in each process's own copy too): every
+    # test starts from empty ones.
     cache.clear()
+    page_cache.local_pages.clear()
     yield
     cache.clear()
+    page_cache.local_pages.clear()
 
 
 @pytest.fixture

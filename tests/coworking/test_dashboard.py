@@ -675,7 +675,7 @@ def test_the_figures_are_kept_a_minute_and_say_when_they_were_computed(as_yanis,
     payment(Invoice.objects.get(member=world.leo, kind=DocumentKind.INVOICE), "120.00", TODAY)
     time_machine.move_to(NOW + timedelta(seconds=59), tick=False)
     response = as_yanis.get(reverse("admin:index"))
-    assert response.context["dashboard"] is True  # not computed by this request
+    assert not response.templates  # the whole page from the cache: nothing rendered, nothing computed
     page = html(response)
     assert "€300.00 received" in page
     assert note in page
@@ -684,6 +684,44 @@ def test_the_figures_are_kept_a_minute_and_say_when_they_were_computed(as_yanis,
     page = html(as_yanis.get(reverse("admin:index")))
     assert "This month: €492.00 invoiced and €420.00 received, VAT included." in page
     assert "Figures as of 10:01" in page
+
+
+def test_the_whole_index_is_kept_for_its_user_with_their_own_token_and_messages(as_yanis, world, client):
+    first = as_yanis.get(reverse("admin:index"))
+    assert first.templates  # rendered by this request
+    again = as_yanis.get(reverse("admin:index"), {"from": "2026-13-45"})
+    again = as_yanis.get(reverse("admin:index"), {"from": "2026-13-45"})
+    # The second time with this query string: from the cache, only its message rendered.
+    assert [template.name for template in again.templates] == ["admin/_messages.html"]
+    page = html(again)
+    assert '<ul class="messagelist">' in page  # this request's message, in the cached page
+    assert "Enter a valid date." in page
+    assert "__page_cache_csrf_token__" not in page
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    assert token != re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html(first)).group(1)
+    # The token works: signing out from the cached page's form.
+    as_yanis.cookies["csrftoken"] = again.cookies.get("csrftoken", as_yanis.cookies["csrftoken"])
+    csrf_client = type(as_yanis)(enforce_csrf_checks=True)
+    csrf_client.cookies = as_yanis.cookies
+    assert csrf_client.post(reverse("admin:logout"), {"csrfmiddlewaretoken": token}).status_code == 200
+
+
+def test_the_managers_own_action_shows_at_once_in_recent_actions(as_yanis, world):
+    from django.contrib.admin.models import CHANGE, LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    as_yanis.get(reverse("admin:index"))
+    assert not as_yanis.get(reverse("admin:index")).templates
+    LogEntry.objects.create(
+        user=world.yanis,
+        content_type=ContentType.objects.get_for_model(world.paris),
+        object_id=str(world.paris.pk),
+        object_repr="Paris Bastille (renamed)",
+        action_flag=CHANGE,
+    )
+    response = as_yanis.get(reverse("admin:index"))
+    assert response.templates
+    assert "Paris Bastille (renamed)" in html(response)
 
 
 def test_a_booking_or_a_cancellation_shows_at_once(
@@ -895,3 +933,25 @@ def test_the_views_module_builds_the_charts_of_an_empty_dashboard(world):
     drawn = admin_views.dashboard_charts(data)
     assert drawn["revenue"] == []
     assert drawn["occupancy"].categories == []
+
+
+def test_the_index_lists_the_first_rows_and_the_spaces_page_all_of_them(client):
+    (space,) = populate("r", 1, 80)
+    manager = ManagerFactory(email="rows@example.com", spaces=[space])
+    client.cookies["django_language"] = "en"
+    client.force_login(manager)
+    index = html(client.get(reverse("admin:index")))
+    renewals = index.split('id="renewals-table"')[1].split("</table>")[0]
+    arrears = index.split('id="arrears-table"')[1].split("</table>")[0]
+    page_url = reverse("admin_dashboard_space", args=[space.pk])
+    data = dashboard.dashboard(spaces=[space], now=NOW)
+    for table, total in ((renewals, len(data.renewals)), (arrears, len(data.arrears))):
+        assert total > admin_views.INDEX_ROWS
+        body = table.split("<tbody>")[1].split("</tbody>")[0]
+        assert body.count("<tr>") == admin_views.INDEX_ROWS
+        assert f'<a href="{page_url}">and {total - admin_views.INDEX_ROWS} more</a>' in body
+    # The space's own page lists every row, with nothing hidden.
+    page = html(client.get(page_url))
+    renewals = page.split('id="renewals-table"')[1].split("</tbody>")[0]
+    assert renewals.count("<tr>") == len(data.renewals) + 1  # and the header row
+    assert "dashboard-more" not in page
