@@ -12,7 +12,7 @@ from billing import periods
 from billing import services as billing_services
 from billing.models import Pass, Plan, PlanKind, PriceTier
 from members import services as member_services
-from members.models import Member, User
+from members.models import Member, User, skill_key
 from spaces.models import Closure, OpeningHours, Resource, ResourceKind, Space, Zone
 
 DEMO_PASSWORD = "coworking-demo"  # noqa: S105 - set only when DEBUG is on, printed by the command
@@ -304,7 +304,9 @@ def seed(*, with_passwords: bool, today: date) -> list[tuple[str, str]]:
         _closures(space, today.year)
         email, name, profession = spec.member
         member_user = _user(email, name, password=password)
-        Member.objects.filter(user=member_user, profession="").update(profession=profession)
+        Member.objects.filter(user=member_user, profession="").update(
+            profession=profession, profession_key=skill_key(profession)
+        )
         accounts.append((email, f"member, {spec.city}"))
         manager_email, manager_name = spec.manager
         manager = _user(manager_email, manager_name, password=password, staff=True)
