@@ -165,7 +165,10 @@ def directory_card(*, member_id: int) -> Card | None:
 
 
 def skill_suggestions(*, limit: int = 300) -> QuerySet[Skill]:
-    return member_selectors.skill_suggestions(limit=limit)
+    """The skills members show in the directory: a tag nobody shows is not suggested, so the list says
+    nothing of the members who hide theirs or stay out."""
+    shown = directory_members().exclude(_hides("show_skills"))
+    return Skill.objects.filter(members__in=shown).distinct().order_by("name")[:limit]
 
 
 def directory_spaces() -> QuerySet[Space]:
