@@ -279,9 +279,8 @@ def post_fulfil(request, post_id: int):
     post = _post_or_404(request, post_id)
     if post.author_id != request.user.pk:
         raise Http404
-    helpers = list(post.messages.values_list("sender_id", flat=True))
-    form = forms.FulfilForm(request.POST, helpers=[(pk, "") for pk in helpers])
-    helper_ids = form.cleaned_data["helpers"] if form.is_valid() else []
+    # Only members who answered can be thanked (the service keeps to them); anything else posted is ignored.
+    helper_ids = [int(value) for value in request.POST.getlist("helpers") if value.isdigit()]
     services.post_fulfil(post=post, by=request.user, helper_ids=helper_ids, now=timezone.now())
     messages.success(request, _("Your post is marked fulfilled. Thank you for sharing!"))
     return redirect(post)
