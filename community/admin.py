@@ -34,6 +34,7 @@ class PostAdmin(ManagedSpacesAdminMixin, admin.ModelAdmin):
     list_filter = [("space", admin.RelatedOnlyFieldListFilter), "kind", "status", "hidden"]
     list_select_related = ["space"]
     search_fields = ["title", "body"]
+    ordering = ["-created_at", "-pk"]  # explicit: Meta.ordering does not apply to the annotated query
     manager_can_add = False
     fields = ["kind", "title", "body", "space", "author", "expires_on", "status", "created_at", "hidden"]
     readonly_fields = ["kind", "title", "body", "space", "author", "expires_on", "status", "created_at"]
@@ -154,6 +155,7 @@ class EventAdmin(ManagedSpacesAdminMixin, admin.ModelAdmin):
     list_filter = [("space", admin.RelatedOnlyFieldListFilter), "kind", "status"]
     list_select_related = ["space"]
     search_fields = ["title", "description"]
+    ordering = ["-start", "-pk"]
     readonly_fields = ["status", "created_by", "approved_by", "approved_at"]
     inlines = [RsvpInline, TalkProposalInline]
     actions = ["approve_events", "reject_events"]
