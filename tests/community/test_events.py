@@ -2,8 +2,6 @@
 capacity with a waiting list promoted on cancellation; times in the space's zone; an .ics per event and
 the events in the member's calendar feed; talk proposals with votes; what anonymous visitors see."""
 
-from datetime import timedelta
-
 import icalendar
 import pytest
 from django.core import mail
