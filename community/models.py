@@ -82,8 +82,11 @@ class PostStatus(models.TextChoices):
 
 class PostQuerySet(models.QuerySet):
     def visible(self, *, today):
-        """What the board shows: open, not hidden by a manager, not expired."""
-        return self.filter(status=PostStatus.OPEN, hidden=False, expires_on__gte=today)
+        """What the board shows: open, not hidden by a manager, not expired, by an account that still
+        exists (an erased member's posts go with them)."""
+        return self.filter(
+            status=PostStatus.OPEN, hidden=False, expires_on__gte=today, author__is_active=True
+        )
 
 
 class Post(models.Model):
