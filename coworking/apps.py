@@ -1,12 +1,24 @@
+import logging
+
 from django.apps import AppConfig
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
 
 
 def _skill_alerts_on_booking(*, booking) -> None:
+    """Records the skill alerts a booking owes, in the booking's transaction. In a savepoint: should the
+    community fail, the booking still goes through (an alert is worth less than a desk), and the error
+    is logged."""
     from community import services as community_services
 
-    community_services.skill_alerts_on_booking(
-        user_id=booking.member_id, space_id=booking.space_id, day=booking.local_date
-    )
+    try:
+        with transaction.atomic():
+            community_services.skill_alerts_on_booking(
+                user_id=booking.member_id, space_id=booking.space_id, day=booking.local_date
+            )
+    except Exception:
+        logger.exception("skill alerts not recorded", extra={"booking_id": booking.pk})
 
 
 class CoworkingConfig(AppConfig):

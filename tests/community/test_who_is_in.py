@@ -193,3 +193,13 @@ def test_members_manage_their_alerts_on_the_settings_page(viewer, lille):
     assert SkillAlert.objects.filter(pk=alert.pk).exists()
     client.post(f"/community/alerts/{alert.pk}/delete/")
     assert not SkillAlert.objects.filter(pk=alert.pk).exists()
+
+
+def test_a_failure_of_the_community_never_prevents_a_booking(lille, desks, camille, monkeypatch):
+    def broken(**kwargs):
+        raise RuntimeError("bug in the community")
+
+    monkeypatch.setattr(services, "skill_alerts_on_booking", broken)
+    booking = book(camille, desks[0], TOMORROW)
+    assert booking.pk is not None
+    assert not CommunityEmail.objects.exists()
