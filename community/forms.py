@@ -66,7 +66,7 @@ class DirectorySearchForm(forms.Form):
         label=_("Skill"),
         required=False,
         max_length=80,
-        widget=forms.TextInput(attrs={"list": "skill-suggestions", "autocomplete": "off", "type": "search"}),
+        widget=forms.TextInput(attrs={"list": "skill-suggestions", "autocomplete": "off"}),
     )
     profession = forms.CharField(label=_("Profession"), required=False, max_length=80)
     space = SpaceChoiceField(label=_("Space"), required=False, empty_label=_("Every space"))
