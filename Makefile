@@ -50,7 +50,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
-	$(BIN)/bandit -q -c pyproject.toml -r coworking spaces members bookings billing --severity-level high
+	$(BIN)/bandit -q -c pyproject.toml -r coworking spaces members bookings billing community --severity-level high
 	scripts/audit.sh
 
 bench: setup

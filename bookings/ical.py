@@ -37,7 +37,9 @@ def _event(booking: Booking) -> icalendar.Event:
     return event
 
 
-def calendar_for(bookings: Iterable[Booking], *, name: str) -> bytes:
+def calendar_for(bookings: Iterable[Booking], *, name: str, extra: Iterable = ()) -> bytes:
+    """A calendar of `bookings`, plus `extra` components (the events a member registered for, added
+    through bookings.hooks.feed_sources)."""
     calendar = icalendar.Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -46,5 +48,7 @@ def calendar_for(bookings: Iterable[Booking], *, name: str) -> bytes:
     calendar.add("x-wr-calname", name)
     for booking in bookings:
         calendar.add_component(_event(booking))
+    for component in extra:
+        calendar.add_component(component)
     calendar.add_missing_timezones()
     return calendar.to_ical()

@@ -253,3 +253,19 @@ def member_booking_ids_on(*, member_id: int, space: Space, day: date) -> set[int
         .overlapping(bounds.start, bounds.end)
         .values_list("pk", flat=True)
     )
+
+
+def members_present(*, space_id: int, days: list[date]) -> dict[date, list[int]]:
+    """The users holding a confirmed booking at the space on each day (by the local day the booking
+    starts), in the order they are expected: "who is in today", read by the community through
+    coworking's wiring."""
+    present: dict[date, list[int]] = {day: [] for day in days}
+    rows = (
+        Booking.objects.filter(space_id=space_id, local_date__in=days, status=BookingStatus.CONFIRMED)
+        .order_by("local_date", "start", "pk")
+        .values_list("local_date", "member_id")
+    )
+    for day, member_id in rows:
+        if member_id not in present[day]:
+            present[day].append(member_id)
+    return present

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Q, QuerySet
 
-from bookings import entitlements, selectors
+from bookings import entitlements, hooks, selectors
 from bookings.availability_cache import bump_availability_version
 from bookings.errors import BookingError
 from bookings.models import Booking, BookingStatus, DayPart
@@ -205,6 +205,8 @@ def _insert(*, member: User, slot: Slot, booked_by: User | None, now: datetime, 
         )
         # The pass, day credit or room hours it draws on, and the room's invoice, commit with it or not.
         entitlements.consume(member=member, booking=booking, now=now, decision=decision)
+        # What the project registered (the community's skill alerts) writes in this transaction too.
+        hooks.run_booking_confirmed(booking)
         if booked_by is not None and booked_by.pk != member.pk:
             member_services.audit_record(
                 actor=booked_by,

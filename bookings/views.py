@@ -22,7 +22,7 @@ from billing import pricing
 from billing import selectors as billing_selectors
 from billing import services as billing_services
 from billing.models import CreditKind
-from bookings import ical, page_cache, selectors, services
+from bookings import hooks, ical, page_cache, selectors, services
 from bookings.availability_cache import availability_version, setup_version
 from bookings.errors import BookingError
 from bookings.forms import ChoiceForm, DayPassForm, RoomBookingForm, parse_day
@@ -376,7 +376,11 @@ def feed(request, token: str):
         selectors.member_bookings(member_id=calendar.member_id).filter(end__gte=since).order_by("start")[:500]
     )
     response = HttpResponse(
-        ical.calendar_for(bookings, name=_("My coworking bookings")),
+        ical.calendar_for(
+            bookings,
+            name=_("My coworking bookings"),
+            extra=hooks.feed_components(member_id=calendar.member_id, since=since),
+        ),
         content_type="text/calendar; charset=utf-8",
     )
     response["Cache-Control"] = "private, max-age=300"

@@ -23,6 +23,13 @@ app.conf.beat_schedule = {
     "billing-dunning": {"task": "billing.dunning", "schedule": crontab(minute=17)},
     # Sends the billing e-mails still owed (the job sends them after commit; this finishes the rest).
     "billing-send-notices": {"task": "billing.send_notices", "schedule": 600.0},
+    # The community's e-mails (skill alerts, messages, digests, freed seats) still owed after commit.
+    "community-send-emails": {"task": "community.send_emails", "schedule": 300.0},
+    # Monday morning in France and Belgium; a catch-up keyed by member and ISO week, so a rerun is a no-op.
+    "community-weekly-digest": {
+        "task": "community.weekly_digest",
+        "schedule": crontab(day_of_week=1, hour=6, minute=5),
+    },
     # Export files hold members' personal data: deleted once their job has expired (7 days).
     "purge-exports": {"task": "coworking.tasks.purge_exports", "schedule": crontab(hour=3, minute=37)},
     "clear-expired-sessions": {

@@ -7,12 +7,13 @@ from decimal import Decimal
 
 from allauth.account.models import EmailAddress
 from django.db import transaction
+from django.utils import timezone
 
 from billing import periods
 from billing import services as billing_services
 from billing.models import Pass, Plan, PlanKind, PriceTier
 from members import services as member_services
-from members.models import Member, User
+from members.models import Member, User, skill_key
 from spaces.models import Closure, OpeningHours, Resource, ResourceKind, Space, Zone
 
 DEMO_PASSWORD = "coworking-demo"  # noqa: S105 - set only when DEBUG is on, printed by the command
@@ -304,7 +305,9 @@ def seed(*, with_passwords: bool, today: date) -> list[tuple[str, str]]:
         _closures(space, today.year)
         email, name, profession = spec.member
         member_user = _user(email, name, password=password)
-        Member.objects.filter(user=member_user, profession="").update(profession=profession)
+        Member.objects.filter(user=member_user, profession="").update(
+            profession=profession, profession_key=skill_key(profession)
+        )
         accounts.append((email, f"member, {spec.city}"))
         manager_email, manager_name = spec.manager
         manager = _user(manager_email, manager_name, password=password, staff=True)
@@ -320,4 +323,190 @@ def seed(*, with_passwords: bool, today: date) -> list[tuple[str, str]]:
             _demo_pass(member_user, plans["Carnet 10 jours"], today - timedelta(days=2), paid=False)
     _user(SUPERUSER[0], SUPERUSER[1], password=password, superuser=True)
     accounts.append((SUPERUSER[0], "superuser"))
+    accounts += _community(password=password, today=today)
+    return accounts
+
+
+def _community_bookings(users: dict[str, User], space: Space, today: date) -> None:
+    """Camille and Inès hold a monthly pass in Lille and a desk there today and tomorrow, so that the
+    space's page shows who is in (a closed day, or a desk already theirs, is skipped)."""
+    from bookings import services as booking_services
+    from bookings.errors import BookingError
+    from bookings.models import Booking
+
+    plan = _plans(space)["Mensuel nomade"]
+    desks = list(space.resources.filter(kind=ResourceKind.HOT_DESK).order_by("position"))[-2:]
+    for desk, email in zip(desks, ["camille.ux@example.com", "ines.dev@example.com"], strict=True):
+        user = users[email]
+        _demo_pass(user, plan, today, paid=True)
+        for day in (today, today + timedelta(days=1)):
+            if Booking.objects.filter(member=user, local_date=day, status="confirmed").exists():
+                continue
+            try:
+                slot = booking_services.desk_slot(resource=desk, day=day, part="full_day")
+                booking_services.booking_create(member=user, slot=slot, now=timezone.now())
+            except BookingError:
+                pass
+
+
+# The community of the demo: members in the directory with their skills, a few requests and offers, and
+# events (a Jelly day that needs no pass, a barcamp with talk proposals and votes, a lunch). Each is found
+# by a natural key and brought back to this state.
+COMMUNITY_MEMBERS = [
+    # e-mail, name, profession, skills, space
+    ("camille.ux@example.com", "Camille Martin", "UX designer", ["UX design", "Figma"], "lille-vieux-lille"),
+    (
+        "ines.dev@example.com",
+        "Inès Haddad",
+        "Développeuse web",
+        ["Développeur", "Python", "Django"],
+        "lille-vieux-lille",
+    ),
+    (
+        "julien.avocat@example.com",
+        "Julien Moreau",
+        "Avocat d'affaires",
+        ["Droit des contrats"],
+        "paris-canal",
+    ),
+    ("sarah.photo@example.com", "Sarah Lambert", "Photographe", ["Photographie"], "montpellier-ecusson"),
+    (
+        "tom.cm@example.com",
+        "Tom Peeters",
+        "Community manager",
+        ["Réseaux sociaux", "Rédaction web"],
+        "bruxelles-saint-gilles",
+    ),
+]
+COMMUNITY_POSTS = [
+    # author, kind, title, skills, space (None: the whole network)
+    (
+        "camille.ux@example.com",
+        "request",
+        "Cherche photographe pour des portraits d'équipe",
+        ["Photographie"],
+        "lille-vieux-lille",
+    ),
+    (
+        "julien.avocat@example.com",
+        "offer",
+        "Relecture de vos contrats de freelance",
+        ["Droit des contrats"],
+        None,
+    ),
+    (
+        "tom.cm@example.com",
+        "request",
+        "Un développeur Django pour un prototype",
+        ["Django", "Développeur"],
+        "bruxelles-saint-gilles",
+    ),
+]
+
+
+def _community(*, password: str | None, today: date) -> list[tuple[str, str]]:
+    from community import services as community_services
+    from community.models import (
+        Event,
+        EventKind,
+        EventStatus,
+        Post,
+        ProposalVote,
+        Rsvp,
+        RsvpStatus,
+        TalkProposal,
+    )
+    from spaces import localtime
+
+    now = datetime.combine(today, time(8, 0), tzinfo=Space.objects.get(slug="lille-vieux-lille").tz)
+    spaces = {space.slug: space for space in Space.objects.filter(slug__in=[spec.slug for spec in SPACES])}
+    users, accounts = {}, []
+    for email, name, profession, skills, slug in COMMUNITY_MEMBERS:
+        user = _user(email, name, password=password)
+        member = Member.objects.get(user=user)
+        member_services.member_update_profile(
+            member=member,
+            data={"display_name": name, "profession": profession, "directory_opt_in": True},
+            skills=skills,
+            now=member.directory_consent_at or now,
+        )
+        community_services.community_profile_update(user=user, data={}, spaces=[spaces[slug]])
+        users[email] = user
+        accounts.append((email, "member in the directory"))
+    for author, kind, title, skills, slug in COMMUNITY_POSTS:
+        post = Post.objects.filter(author=users[author], title=title).first()
+        if post is None:
+            community_services.post_create(
+                author=users[author],
+                kind=kind,
+                title=title,
+                body=title + ".",
+                skill_names=skills,
+                space=spaces[slug] if slug else None,
+                expires_on=today + timedelta(days=30),
+                today=today,
+            )
+        else:
+            Post.objects.filter(pk=post.pk).update(
+                expires_on=today + timedelta(days=30), status="open", hidden=False
+            )
+
+    def event(slug, title, kind, days, start, end, **fields):
+        space = spaces[slug]
+        day = today + timedelta(days=days)
+        defaults = {
+            "kind": kind,
+            "description": fields.pop("description", ""),
+            "start": localtime.local_instant(day, start, space.tz),
+            "end": localtime.local_instant(day, end, space.tz),
+            "status": EventStatus.APPROVED,
+            **fields,
+        }
+        found, _ = Event.objects.update_or_create(space=space, title=title, defaults=defaults)
+        return found
+
+    event(
+        "lille-vieux-lille",
+        "Jelly day",
+        EventKind.JELLY,
+        3,
+        time(9, 0),
+        time(18, 0),
+        capacity=15,
+        no_pass_needed=True,
+        open_to_non_members=True,
+        description="Venez coworker une journée sans pass : café offert, rencontres garanties.",
+    )
+    barcamp = event(
+        "paris-canal",
+        "Barcamp freelances",
+        EventKind.BARCAMP,
+        10,
+        time(9, 30),
+        time(17, 30),
+        capacity=40,
+        accepts_proposals=True,
+        description="Les participants proposent les talks et votent le matin même.",
+    )
+    event(
+        "montpellier-ecusson",
+        "Déjeuner des membres",
+        EventKind.LUNCH,
+        5,
+        time(12, 30),
+        time(14, 0),
+        capacity=12,
+    )
+    for user in users.values():
+        Rsvp.objects.get_or_create(
+            event=barcamp, user=user, defaults={"status": RsvpStatus.GOING, "requested_at": now}
+        )
+    _community_bookings(users, spaces["lille-vieux-lille"], today)
+    for email, title in [
+        ("ines.dev@example.com", "Django en production : retours d'expérience"),
+        ("julien.avocat@example.com", "Freelances : les clauses à ne pas signer"),
+    ]:
+        proposal, _ = TalkProposal.objects.get_or_create(event=barcamp, author=users[email], title=title)
+        for voter in list(users.values())[:3]:
+            ProposalVote.objects.get_or_create(proposal=proposal, user=voter)
     return accounts

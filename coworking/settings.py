@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "members",
     "billing",
     "bookings",
+    "community",
 ]
 
 MIDDLEWARE = [

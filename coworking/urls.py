@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("billing.urls")),
     path("spaces/", include("spaces.urls")),
     path("", include("bookings.urls")),
+    path("community/", include("community.urls")),
     path("admin/exports/", include("coworking.export_views")),
     # The managers' dashboard (coworking.admin_views): the admin index with it, a page per space, the
     # check-in list. Before admin.site.urls so that /admin/ is the dashboard's; admin_view checks staff.

@@ -84,6 +84,9 @@ class Member(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="member")
     display_name = models.CharField(_("display name"), max_length=80, blank=True)
     profession = models.CharField(_("profession"), max_length=80, blank=True)
+    # skill_key() of the profession, so the directory finds "Développeuse" when asked for "developpeuse"
+    # on SQLite and PostgreSQL alike (no unaccent extension); kept by members.services.
+    profession_key = models.CharField(max_length=80, blank=True, editable=False, db_index=True)
     skills = models.ManyToManyField(Skill, blank=True, related_name="members", verbose_name=_("skills"))
     bio = models.TextField(_("bio"), max_length=2000, blank=True)
     company = models.CharField(_("company"), max_length=120, blank=True)

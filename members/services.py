@@ -63,6 +63,7 @@ def member_update_profile(
         member.photo = data["photo"]
     if "directory_opt_in" in data:
         _set_directory_opt_in(member, bool(data["directory_opt_in"]), now)
+    member.profession_key = skill_key(member.profession)
     member.full_clean(exclude=["user", "skills"])
     member.save()
     if skills is not None:
@@ -94,6 +95,7 @@ def member_erase(*, user: User, now: datetime) -> None:
     for field in PROFILE_FIELDS:
         setattr(member, field, Member._meta.get_field(field).get_default())
     member.photo = ""
+    member.profession_key = ""
     member.directory_opt_in = False
     member.directory_consent_at = None
     member.directory_consent_version = ""

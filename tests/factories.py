@@ -103,6 +103,8 @@ class UserFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def member(self, create, extracted, **kwargs):
         if create and kwargs:
+            if "profession" in kwargs:
+                kwargs.setdefault("profession_key", skill_key(kwargs["profession"]))
             Member.objects.filter(user=self).update(**kwargs)
             self.member.refresh_from_db()
 

@@ -1,5 +1,7 @@
 """Admin pages for a staff user: every registered model's list, add and change pages render."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
@@ -8,6 +10,7 @@ from django.utils import timezone
 
 from billing import services as billing_services
 from billing.models import Notice
+from community import services as community_services
 from members import services as member_services
 from spaces.localtime import local_date
 from tests.factories import (
@@ -49,6 +52,33 @@ def one_of_each():
         pass_obj=pass_obj, kind="payment_reminder", key="x", email=buyer.email, subject="Rappel", body="."
     )
     member_services.audit_record(actor=buyer, action="test", target=pass_obj, space_id=space.pk)
+    post = community_services.post_create(
+        author=buyer,
+        kind="request",
+        title="Cherche photographe",
+        body=".",
+        skill_names=["Photographie"],
+        space=space,
+        expires_on=local_date(timezone.now(), space.tz) + timedelta(days=7),
+        today=local_date(timezone.now(), space.tz),
+    )
+    community_services.post_report(post=post, reporter=buyer, reason="Spam")
+    start = timezone.now() + timedelta(days=3)
+    event = community_services.event_create(
+        by=UserFactory(is_staff=True, is_superuser=True),
+        space=space,
+        data={
+            "title": "Barcamp",
+            "start": start,
+            "end": start + timedelta(hours=3),
+            "accepts_proposals": True,
+        },
+        now=timezone.now(),
+    )
+    community_services.rsvp(event=event, user=buyer, now=timezone.now())
+    event.accepts_proposals = True
+    event.save()
+    community_services.proposal_create(event=event, author=buyer, title="Un talk", summary="")
 
 
 def registered():

@@ -12,7 +12,7 @@ build_side() gives it a row on each side and it is classified below. Every Bravo
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
@@ -33,6 +33,8 @@ from django.urls import NoReverseMatch, reverse
 from billing import services as billing_services
 from billing.models import Invoice, Notice, Pass, Payment, Plan, PriceTier
 from bookings.models import Booking
+from community import services as community_services
+from community.models import Event, Post, PostReport, Rsvp
 from members import services as member_services
 from members.models import AuditEntry, ManagerAssignment
 from spaces.models import Closure, OpeningHours, Resource, Zone
@@ -69,6 +71,8 @@ MANAGER_SEES = {
     "billing.payment",
     "billing.notice",
     "bookings.booking",
+    "community.post",
+    "community.event",
 }
 SUPERUSERS_ONLY = {"auth.group", "account.emailaddress", "members.skill", "members.managerassignment"}
 # The change forms with a field a manager may edit on their own rows, and those a superuser may edit.
@@ -80,6 +84,8 @@ MANAGER_EDITS = {
     "members.member",
     "billing.plan",
     "billing.pass",
+    "community.post",
+    "community.event",
 }
 SUPERUSER_EDITS = MANAGER_EDITS | {"members.user", "members.skill", "auth.group", "account.emailaddress"}
 
@@ -144,6 +150,28 @@ def build_side(name: str, city: str) -> dict:
     audit_entry = member_services.audit_record(
         actor=manager, action="matrix.test", target=pass_obj, space_id=space.pk, note=f"{name} note"
     )
+    post = community_services.post_create(
+        author=member,
+        kind="request",
+        title=f"{name} post",
+        body=f"{name} body",
+        skill_names=[],
+        space=space,
+        expires_on=TODAY + timedelta(days=30),
+        today=TODAY,
+    )
+    PostReport.objects.create(post=post, reporter=member, reason=f"{name} report")
+    event = community_services.event_create(
+        by=manager,
+        space=space,
+        data={
+            "title": f"{name} event",
+            "start": NOW + timedelta(days=10),
+            "end": NOW + timedelta(days=10, hours=2),
+        },
+        now=NOW,
+    )
+    community_services.rsvp(event=event, user=member, now=NOW)
     rows = {
         "spaces.space": space,
         "spaces.zone": zone,
@@ -160,6 +188,8 @@ def build_side(name: str, city: str) -> dict:
         "billing.payment": payment,
         "billing.notice": notice,
         "bookings.booking": booking,
+        "community.post": post,
+        "community.event": event,
         "auth.group": Group.objects.create(name=f"{name} group"),
         "account.emailaddress": EmailAddress.objects.get(user=member),
     }
@@ -251,6 +281,10 @@ def bravo_state(world: World) -> dict:
         "bookings": Booking.objects.filter(space=space).count(),
         "managers": ManagerAssignment.objects.filter(space=space).count(),
         "audit entries": AuditEntry.objects.filter(space=space).count(),
+        "posts": Post.objects.filter(space=space, hidden=False).count(),
+        "reports": PostReport.objects.filter(post__space=space).count(),
+        "events": Event.objects.filter(space=space, status="approved").count(),
+        "registrations": Rsvp.objects.filter(event__space=space, status="going").count(),
     }
     about_bravo = Q(pk__in=[])
     for row in rows.values():

@@ -72,7 +72,10 @@ def test_demo_passes_come_due_so_that_make_run_shows_renewals(db):
 
     call_command("seed_demo", stdout=StringIO())
     assert Plan.objects.filter(space__slug="paris-canal", is_active=True).count() == 5
-    assert Pass.objects.count() == 5
+    # The demo members' passes, plus the monthly passes of the two community members who are in Lille
+    # today (they start today, so they do not come due).
+    assert Pass.objects.filter(member__email__startswith="member-").count() == 5
+    assert Pass.objects.count() == 7
     report = renew_due_passes(now=timezone.now())
     assert report.renewed == 4
     from billing import dunning
@@ -80,4 +83,20 @@ def test_demo_passes_come_due_so_that_make_run_shows_renewals(db):
     dunned = dunning.run(timezone.now())
     assert dunned.past_due == 1
     call_command("seed_demo", stdout=StringIO())
-    assert Pass.objects.count() == 5
+    assert Pass.objects.count() == 7
+
+
+@override_settings(DEMO_PASSWORDS=False)
+def test_seed_demo_fills_the_community_idempotently(db):
+    from community.models import Event, Post, ProposalVote, Rsvp, TalkProposal
+    from community.selectors import directory_search
+
+    call_command("seed_demo", stdout=StringIO())
+    models = [Post, Event, Rsvp, TalkProposal, ProposalVote]
+    first = {model.__name__: model.objects.count() for model in models}
+    call_command("seed_demo", stdout=StringIO())
+    assert {model.__name__: model.objects.count() for model in models} == first
+    assert [card.name for card in directory_search(skill="developpeur").cards] == ["Inès Haddad"]
+    assert Event.objects.filter(kind="jelly", no_pass_needed=True).exists()
+    assert TalkProposal.objects.filter(event__kind="barcamp").count() == 2
+    assert first["Post"] == 3
