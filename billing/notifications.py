@@ -37,6 +37,9 @@ TEMPLATES = {
     NoticeKind.PAYMENT_REMINDER: "billing/email/payment_reminder.txt",
     NoticeKind.SUSPENSION: "billing/email/suspension.txt",
     NoticeKind.RENEWAL_NOTICE: "billing/email/renewal_notice.txt",
+    NoticeKind.PAYMENT_ACTION: "billing/email/payment_action.txt",
+    NoticeKind.CARD_REMOVED: "billing/email/card_removed.txt",
+    NoticeKind.REFUND: "billing/email/refund.txt",
 }
 SUBJECT_MAX = Notice._meta.get_field("subject").max_length
 
@@ -107,13 +110,14 @@ def send(notice_id: int, *, now: datetime | None = None) -> bool:
         return False
     if not _claim(notice_id, now or timezone.now()):
         return False  # already sent, or being sent, by someone else
-    notice = Notice.objects.select_related("pass_obj__space").get(pk=notice_id)
-    space = notice.pass_obj.space
+    notice = Notice.objects.select_related("pass_obj__space", "invoice__space").get(pk=notice_id)
+    # The card e-mails may be about no pass (a card removed): the invoice's space, or none, answers.
+    space = notice.pass_obj.space if notice.pass_obj else (notice.invoice.space if notice.invoice else None)
     message = EmailMessage(
         subject=notice.subject,
         body=notice.body,
         to=[notice.email],
-        reply_to=[space.email] if space.email else None,
+        reply_to=[space.email] if space and space.email else None,
     )
     try:
         message.send()
