@@ -23,6 +23,8 @@ app.conf.beat_schedule = {
     "billing-dunning": {"task": "billing.dunning", "schedule": crontab(minute=17)},
     # Sends the billing e-mails still owed (the job sends them after commit; this finishes the rest).
     "billing-send-notices": {"task": "billing.send_notices", "schedule": 600.0},
+    # Card payments (when Stripe is configured): nothing stays pending or unsent to Stripe.
+    "billing-card-payments-sweep": {"task": "billing.card_payments_sweep", "schedule": 900.0},
     # Export files hold members' personal data: deleted once their job has expired (7 days).
     "purge-exports": {"task": "coworking.tasks.purge_exports", "schedule": crontab(hour=3, minute=37)},
     "clear-expired-sessions": {

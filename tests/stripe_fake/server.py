@@ -88,6 +88,7 @@ class FakeStripe:
     requests: list[Request] = field(default_factory=list)
     events: list[dict] = field(default_factory=list)
     objects: dict[str, dict] = field(default_factory=dict)
+    private: dict[str, dict] = field(default_factory=dict)  # what the fake remembers beyond the object
     card_behaviour: dict[str, str] = field(default_factory=dict)  # payment method id -> ok/decline/...
     fail_next: int = 0  # the next N API requests answer 500
     fail_paths: str = ""  # ... only those whose path contains this
@@ -106,6 +107,7 @@ class FakeStripe:
             self.requests.clear()
             self.events.clear()
             self.objects.clear()
+            self.private.clear()
             self.card_behaviour.clear()
             self._idem.clear()
             self.fail_next, self.fail_paths, self.refund_status = 0, "", "succeeded"
@@ -181,7 +183,7 @@ class FakeStripe:
                 currency=session["currency"],
                 customer=session["customer"],
                 payment_method=method["id"],
-                metadata=(session.get("payment_intent_data") or {}).get("metadata") or {},
+                metadata=(self.private[session_id].get("payment_intent_data") or {}).get("metadata") or {},
                 status="succeeded",
             )
             intent["setup_future_usage"] = "off_session"
@@ -313,9 +315,9 @@ class FakeStripe:
         )
         address = params.get("address") or {}
         customer["address"] = {**FIXTURES["customer"]["address"], **address}
-        customer["tax_ids_requested"] = params.get("tax_id_data") or []  # kept to check what was sent
+        self.private[customer["id"]] = {"tax_id_data": params.get("tax_id_data") or []}
         self.objects[customer["id"]] = customer
-        return {k: v for k, v in customer.items() if k != "tax_ids_requested"}
+        return customer
 
     def _customer_update(self, params, id):
         customer = self._get("customer", id)
@@ -358,20 +360,16 @@ class FakeStripe:
             created=int(time.time()),
             expires_at=int(time.time()) + 86400,
         )
-        session["payment_intent_data"] = params.get("payment_intent_data") or {}  # the fake's own memory
+        self.private[session_id] = {"payment_intent_data": params.get("payment_intent_data") or {}}
         self.objects[session_id] = session
-        return self._public(session)
-
-    @staticmethod
-    def _public(session):
-        return {k: v for k, v in session.items() if k != "payment_intent_data"}
+        return session
 
     def _session_expire(self, params, id):
         session = self._get("checkout.session", id)
         if session["status"] == "open":
             session["status"] = "expired"
             self._event("checkout.session.expired", session)
-        return self._public(session)
+        return session
 
     def _intent_create(self, params):
         customer = params.get("customer")
