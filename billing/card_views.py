@@ -3,9 +3,9 @@ to, the saved card) and Stripe's webhook endpoint. The views are thin: billing.c
 
 import json
 import logging
-from urllib.parse import urlsplit
 
 import stripe
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError
@@ -24,14 +24,19 @@ from billing.models import CardAccount, DocumentKind, Invoice, InvoiceStatus, Pa
 logger = logging.getLogger(__name__)
 
 
+def allow_checkout(response):
+    """Browsers check a form's redirect against the CSP form-action of the page the form is on: the
+    pages whose forms lead to Stripe Checkout, and only those, allow its origin."""
+    if edge.enabled():
+        response._csp_update = {"form-action": [settings.STRIPE_CHECKOUT_ORIGIN]}
+    return response
+
+
 def to_checkout(url: str):
-    """A 303 to Stripe's hosted page. The CSP's form-action must allow the redirect a form post ends
-    in (browsers check it), so this response, and only it, allows Checkout's origin."""
+    """A 303 to Stripe's hosted page (a URL Stripe's API gave us)."""
     response = redirect(url)
     response.status_code = 303
-    parts = urlsplit(url)
-    response._csp_update = {"form-action": [f"{parts.scheme}://{parts.netloc}"]}
-    return response
+    return allow_checkout(response)
 
 
 def _urls(request):
@@ -70,7 +75,7 @@ def invoice_pay(request, number: str):
     due = services.invoice_balance(invoice).due if invoice.status == InvoiceStatus.ISSUED else 0
     if request.method == "POST":
         return start_checkout(request, invoice)
-    return render(request, "billing/invoice_pay.html", {"invoice": invoice, "due": due})
+    return allow_checkout(render(request, "billing/invoice_pay.html", {"invoice": invoice, "due": due}))
 
 
 @login_required
@@ -142,10 +147,12 @@ def card(request):
         return HttpResponseBadRequest(_("Unknown action."))
     account = CardAccount.objects.filter(member=request.user).first()
     renewing = Pass.objects.filter(member=request.user, auto_renew=True, status__in=("active", "past_due"))
-    return render(
-        request,
-        "billing/card.html",
-        {"account": account if account and account.has_card else None, "renewing": renewing.exists()},
+    return allow_checkout(
+        render(
+            request,
+            "billing/card.html",
+            {"account": account if account and account.has_card else None, "renewing": renewing.exists()},
+        )
     )
 
 

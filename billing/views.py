@@ -103,10 +103,12 @@ def buy(request, slug: str, plan_id: int):
             )
             return redirect("billing:passes")
     offer = _offer(plan, services.vat_fraction(space))
-    return render(
-        request,
-        "billing/buy.html",
-        {"space": space, "offer": offer, "plan": plan, "form": form, "cards": stripe_gateway.enabled()},
+    return card_views.allow_checkout(
+        render(
+            request,
+            "billing/buy.html",
+            {"space": space, "offer": offer, "plan": plan, "form": form, "cards": stripe_gateway.enabled()},
+        )
     )
 
 

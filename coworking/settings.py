@@ -246,6 +246,9 @@ STRIPE_ENABLED = all(_stripe_keys.values())
 # For the test suite only: the address of its fake Stripe server. Empty means Stripe's own API.
 STRIPE_API_BASE = env_str("STRIPE_API_BASE").rstrip("/")
 STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2)
+# Where Checkout's hosted pages live: a form that posts to us and is redirected there needs it in the
+# page's CSP form-action (browsers check the redirect's target too). Only the pages that lead there add it.
+STRIPE_CHECKOUT_ORIGIN = env_str("STRIPE_CHECKOUT_ORIGIN", "https://checkout.stripe.com").rstrip("/")
 
 # Celery: Redis when configured, otherwise the kombu filesystem transport so that `make run` runs the
 # scheduled jobs with nothing but Python. Beat's schedule is static and in UTC (coworking/celery.py).

@@ -231,7 +231,9 @@ def test_the_checkout_redirect_allows_stripe_s_origin_in_the_csp(member_client, 
     )
     assert response.status_code == 303
     assert f"form-action 'self' {fake_stripe.url}" in response["Content-Security-Policy"]
-    page = member_client.get("/spaces/lille/plans/")
+    form = member_client.get(f"/spaces/lille/plans/{monthly.pk}/buy/")
+    assert f"form-action 'self' {fake_stripe.url}" in form["Content-Security-Policy"]
+    page = member_client.get("/spaces/lille/plans/")  # no form leads to Stripe from there
     assert fake_stripe.url not in page["Content-Security-Policy"]
 
 

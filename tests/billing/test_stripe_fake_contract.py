@@ -3,8 +3,8 @@ of Stripe's own fixture of its kind (tests/stripe_fake/fixtures.json), with the 
 both are set, so the application is tested against what Stripe really sends."""
 
 import json
-from decimal import Decimal
 import urllib.request
+from decimal import Decimal
 
 import pytest
 

@@ -30,6 +30,7 @@ def fake_stripe(_fake_stripe_server, settings):
     settings.STRIPE_ENABLED = True
     settings.STRIPE_API_BASE = fake.url
     settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    settings.STRIPE_CHECKOUT_ORIGIN = fake.url
     yield fake
     fake.reset()
 

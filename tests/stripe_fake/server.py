@@ -557,6 +557,8 @@ def start(fake: FakeStripe) -> ThreadingHTTPServer:
         def _route(self, method: str) -> None:
             path = urlsplit(self.path).path
             params = self._params()
+            if path == "/favicon.ico":
+                return self._html(204, "")
             if path.startswith("/checkout/"):
                 session_id = path.removeprefix("/checkout/")
                 if method == "GET":
