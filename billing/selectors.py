@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
@@ -17,9 +18,14 @@ from billing.models import (
     CreditEntry,
     CreditKind,
     DeskAccess,
+    DocumentKind,
+    Invoice,
+    InvoiceStatus,
     Pass,
     PassPeriod,
     PassStatus,
+    Payment,
+    PaymentStatus,
     Plan,
     PlanKind,
 )
@@ -252,13 +258,9 @@ def paid_desk_days(*, member_id: int, space: Space, since: date, until: date) ->
     return day_passes + max(credits_used - returned, 0)
 
 
-def card_payable_invoice(*, member_id: int, idempotency_key: str) -> "Invoice | None":
+def card_payable_invoice(*, member_id: int, idempotency_key: str) -> Invoice | None:
     """The member's invoice of that key (a booking's charge, a pass's purchase) if card payments are on
     and something is still due on it: the booking pages then send the member to pay it by card."""
-    from django.conf import settings
-
-    from billing.models import DocumentKind, Invoice, InvoiceStatus, Payment, PaymentStatus
-
     if not settings.STRIPE_ENABLED:
         return None
     invoice = Invoice.objects.filter(
