@@ -86,14 +86,23 @@ def saved_card(*, member_id: int) -> CardAccount | None:
     return account if account is not None and account.has_card else None
 
 
-def customer_for(*, user: User) -> str:
+def customer_for(*, user: User, refresh: bool = False) -> str:
     """The member's Stripe Customer id, created the first time it is needed with their billing details
-    and VAT number. The account row is locked so that two tabs create one customer; the idempotency key
-    covers a crash between Stripe's answer and our commit."""
+    and VAT number (`refresh`: an existing one gets their current name, e-mail and address). Two tabs
+    create one customer: the creation's idempotency key is the member's, and the row is locked to store
+    it; the key also covers a crash between Stripe's answer and our commit."""
     account, _created = CardAccount.objects.get_or_create(member=user)
-    if account.customer_id:
-        return account.customer_id
     profile = user.member
+    if account.customer_id:
+        if refresh:
+            edge.customer_update(
+                customer_id=account.customer_id,
+                email=user.email,
+                name=profile.billing_name or profile.display_name or user.email,
+                address=profile.billing_address,
+                country=profile.billing_country,
+            )
+        return account.customer_id
     customer = edge.customer_create(
         key=f"customer:{user.pk}",
         email=user.email,
@@ -384,6 +393,8 @@ def charge_uncharged(
             invoice__member_id__in=members_with_card,
         )
         .exclude(pk__in=exclude)
+        # A pass bought by card is paid in Checkout, by the member, never charged off-session.
+        .exclude(invoice__pass_periods__pass_obj__status=PassStatus.PENDING)
         .select_related("invoice")
         .order_by("pk")
     )
@@ -407,13 +418,20 @@ def retry_open_invoices(*, member_id: int) -> int:
         return 0
     attempts = []
     with transaction.atomic():
-        invoices = Invoice.objects.filter(
-            member_id=member_id,
-            kind=DocumentKind.INVOICE,
-            status=InvoiceStatus.ISSUED,
-            payments__gateway=gateway.name,
-            payments__status__in=(*OPEN_STATUSES, PaymentStatus.FAILED),
-        ).distinct()
+        invoices = (
+            Invoice.objects.filter(
+                member_id=member_id,
+                kind=DocumentKind.INVOICE,
+                status=InvoiceStatus.ISSUED,
+                payments__gateway=gateway.name,
+                payments__status__in=(*OPEN_STATUSES, PaymentStatus.FAILED),
+            )
+            # Not what the member is paying in Checkout right now, nor a pass bought by card that they
+            # have not paid yet: those are theirs to pay on-session, not ours to charge.
+            .exclude(pass_periods__pass_obj__status=PassStatus.PENDING)
+            .exclude(payments__status=PaymentStatus.PENDING, payments__checkout_session_id__gt="")
+            .distinct()
+        )
         for invoice in invoices.select_for_update(of=("self",)).order_by("pk"):
             due = services.invoice_balance(invoice).due
             if not due:
@@ -481,7 +499,7 @@ def checkout_start(*, user: User, invoice: Invoice, return_url: str, cancel_url:
     if invoice.member_id != user.pk or invoice.kind != DocumentKind.INVOICE:
         raise BillingError("payment_unknown")
     try:
-        customer_id = customer_for(user=user)
+        customer_id = customer_for(user=user, refresh=True)
         with transaction.atomic():
             invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
             due = services.invoice_balance(invoice).due if invoice.status == InvoiceStatus.ISSUED else 0

@@ -605,3 +605,31 @@ def test_notices_of_card_e_mails_are_sent_once_by_the_sweep_after_a_mail_failure
         assert notifications.sweep() == 1
         assert notifications.sweep() == 0
     assert pass_obj.pk == notice.pass_obj_id
+
+
+def test_a_pass_awaiting_checkout_is_never_charged_off_session(member_client, member, monthly, fake_stripe):
+    buy_by_card(member_client, monthly)  # left on Checkout's page
+    first = Pass.objects.get(member=member)
+    second_session = session_of(buy_by_card(member_client, monthly))
+    fake_stripe.complete_checkout(second_session)
+    return_page(member_client, second_session)  # the card of the second purchase is saved
+    assert CardAccount.objects.get(member=member).has_card
+    with time_machine.travel(timezone.now() + timedelta(minutes=30)):
+        cards.sweep()
+    renew(timezone.now())
+    first.refresh_from_db()
+    assert first.status == PassStatus.PENDING
+    invoice = first.periods.get().invoice
+    assert not Payment.objects.filter(invoice=invoice).exclude(intent_id="").exists()
+    assert len(fake_stripe.calls("POST", "/v1/payment_intents")) == 0
+
+
+def test_checkout_passes_the_member_s_current_billing_details_to_stripe(
+    member_client, member, monthly, fake_stripe
+):
+    buy_by_card(member_client, monthly)
+    member.member.billing_name = "Camille Martin SARL"
+    member.member.save()
+    buy_by_card(member_client, monthly)
+    (update,) = [c for c in fake_stripe.calls("POST", "/v1/customers/") if c.path != "/v1/customers"]
+    assert update.params["name"] == "Camille Martin SARL"
