@@ -162,9 +162,9 @@ def card_save(*, customer_id: str, details: CardDetails) -> bool:
         )
         member_id = account.member_id
         if old:
-            transaction.on_commit(lambda: edge.payment_method_detach(old))
+            transaction.on_commit(lambda: edge.payment_method_detach(old), robust=True)
         # A new card settles what the old one could not (renewals declined, or due with no card).
-        transaction.on_commit(lambda: retry_open_invoices(member_id=member_id))
+        transaction.on_commit(lambda: retry_open_invoices(member_id=member_id), robust=True)
     return True
 
 
@@ -246,7 +246,7 @@ def _record_and_send(notice: Notice) -> None:
         return
     notice.save()
     notice_id = notice.pk
-    transaction.on_commit(lambda: notifications.send_many([notice_id]))
+    transaction.on_commit(lambda: notifications.send_many([notice_id]), robust=True)
 
 
 def _pass_of(invoice: Invoice) -> Pass | None:
@@ -304,7 +304,7 @@ def _settled(payment: Payment, invoice: Invoice) -> None:
     others.filter(gateway="offline").delete()
     others.update(status=PaymentStatus.FAILED)
     for intent_id in to_cancel:
-        transaction.on_commit(lambda intent_id=intent_id: edge.cancel_intent(intent_id))
+        transaction.on_commit(lambda intent_id=intent_id: edge.cancel_intent(intent_id), robust=True)
     if invoice.status == InvoiceStatus.ISSUED and not services.invoice_balance(invoice).due:
         services._mark_paid([invoice.pk])
     for pass_obj in Pass.objects.filter(periods__invoice=invoice, status=PassStatus.PENDING):
@@ -432,7 +432,11 @@ def retry_open_invoices(*, member_id: int) -> int:
             .exclude(payments__status=PaymentStatus.PENDING, payments__checkout_session_id__gt="")
             .distinct()
         )
-        for invoice in invoices.select_for_update(of=("self",)).order_by("pk"):
+        # Locked one by one (FOR UPDATE cannot take DISTINCT): a concurrent payment is seen under the lock.
+        ids = list(invoices.values_list("pk", flat=True))
+        for invoice in (
+            Invoice.objects.select_for_update().filter(pk__in=ids, status=InvoiceStatus.ISSUED).order_by("pk")
+        ):
             due = services.invoice_balance(invoice).due
             if not due:
                 continue
@@ -443,7 +447,7 @@ def retry_open_invoices(*, member_id: int) -> int:
             to_cancel = list(open_attempts.exclude(intent_id="").values_list("intent_id", flat=True))
             open_attempts.update(status=PaymentStatus.FAILED)
             for intent_id in to_cancel:
-                transaction.on_commit(lambda intent_id=intent_id: edge.cancel_intent(intent_id))
+                transaction.on_commit(lambda intent_id=intent_id: edge.cancel_intent(intent_id), robust=True)
             attempts.append(
                 Payment.objects.create(
                     invoice=invoice,
@@ -698,7 +702,7 @@ def payment_refund(*, payment: Payment, amount: Decimal, reason: str, by: User |
             )
             _record_and_send(notice)
         refund_id = refund.pk
-        transaction.on_commit(lambda: refund_submit(refund_id=refund_id))
+        transaction.on_commit(lambda: refund_submit(refund_id=refund_id), robust=True)
     return refund
 
 

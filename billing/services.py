@@ -951,7 +951,9 @@ def _charge_after_commit(payments: list[Payment], gateway: Gateway) -> None:
         ]
         cards.charge_results_apply(payments=payments, results=gateway.charge_many(requests))
 
-    transaction.on_commit(charge)
+    # Robust: a failed card call never fails what committed (the purchase, the renewal); the attempt
+    # stays pending and billing.cards.charge_uncharged makes it again with the same key.
+    transaction.on_commit(charge, robust=True)
 
 
 # --- renewals ---------------------------------------------------------------------------------------
