@@ -171,10 +171,13 @@ def stripe_webhook(request):
     except (ValueError, stripe.SignatureVerificationError):
         return HttpResponseBadRequest("invalid signature")
     try:
-        obj = event["data"]["object"]
-        result = cards.event_handle(event_id=event["id"], event_type=event["type"], obj=dict(obj))
-    except (KeyError, TypeError):
+        event_id, event_type, obj = str(event["id"]), str(event["type"]), dict(event["data"]["object"])
+    except (KeyError, TypeError, ValueError):
         return HttpResponseBadRequest("malformed event")
+    if not event_id or not isinstance(obj.get("id"), str):
+        return HttpResponseBadRequest("malformed event")
+    try:
+        result = cards.event_handle(event_id=event_id, event_type=event_type, obj=obj)
     except (stripe.StripeError, DatabaseError):
         logger.exception("stripe event not applied, Stripe will retry", extra={"event": event.get("id")})
         return HttpResponse(json.dumps({"retry": True}), status=503, content_type="application/json")

@@ -127,6 +127,26 @@ def test_a_signed_body_that_is_not_an_event_is_a_400(client, fake_stripe):
     assert not WebhookEvent.objects.exists()
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b'{"id": "evt_1", "type": "payment_intent.succeeded", "data": {}}',
+        b'{"id": "evt_2", "type": "payment_intent.succeeded", "data": {"object": {"amount": 1}}}',
+        b'{"id": "evt_3", "type": "payment_intent.succeeded", "data": {"object": []}}',
+    ],
+)
+def test_a_signed_but_malformed_event_is_a_400_not_a_500(client, fake_stripe, body):
+    response = client.post(
+        "/stripe/webhook/",
+        data=body,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=fake_stripe.signature(body, WEBHOOK_SECRET),
+    )
+    assert response.status_code == 400
+    assert not WebhookEvent.objects.exists()
+
+
 def test_the_endpoint_answers_only_posts(client, fake_stripe):
     assert client.get("/stripe/webhook/").status_code == 405
 
