@@ -14,9 +14,9 @@ involved), and the sweep finishes whatever that could not send:
   the mail server: that e-mail is lost rather than sent twice (at most once), and its row shows sent_at.
 * the sweep (`sweep`, Celery task billing.send_notices every 10 minutes) sends every notice still unsent
   a little after it was recorded: an SMTP error or a crash between commit and sending never loses one.
-* a reminder whose invoice was paid, or a suspension notice whose pass is no longer suspended, before it
-  could be sent is dropped instead (deleted while still unsent): a member who has just paid is not told
-  they have not.
+* a reminder (or a request to confirm a card payment) whose invoice was paid, or a suspension notice
+  whose pass is no longer suspended, before it could be sent is dropped instead (deleted while still
+  unsent): a member who has just paid is not told they have not.
 """
 
 import logging
@@ -87,7 +87,8 @@ def _drop_if_stale(notice_id: int) -> bool:
     )
     if row is None:
         return False
-    stale = (row["kind"] == NoticeKind.PAYMENT_REMINDER and row["invoice__status"] == InvoiceStatus.PAID) or (
+    paid_meanwhile = row["invoice__status"] == InvoiceStatus.PAID
+    stale = (row["kind"] in (NoticeKind.PAYMENT_REMINDER, NoticeKind.PAYMENT_ACTION) and paid_meanwhile) or (
         row["kind"] == NoticeKind.SUSPENSION and row["pass_obj__status"] != PassStatus.SUSPENDED
     )
     if not stale:

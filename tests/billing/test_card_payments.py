@@ -633,3 +633,24 @@ def test_checkout_passes_the_member_s_current_billing_details_to_stripe(
     buy_by_card(member_client, monthly)
     (update,) = [c for c in fake_stripe.calls("POST", "/v1/customers/") if c.path != "/v1/customers"]
     assert update.params["name"] == "Camille Martin SARL"
+
+
+def test_a_request_to_confirm_a_payment_is_dropped_if_the_invoice_was_paid_before_it_went(
+    member_client, member, monthly, fake_stripe, monkeypatch
+):
+    pass_obj = pay_first_pass(member_client, monthly, fake_stripe)
+    account = CardAccount.objects.get(member=member)
+    fake_stripe.card_behaviour[account.payment_method_id] = "authenticate"
+    monkeypatch.setattr(notifications, "send_many", lambda ids: 0)  # the fast path lost
+    renew(next_renewal_time(pass_obj))
+    notice = Notice.objects.get(kind=NoticeKind.PAYMENT_ACTION)
+    monkeypatch.undo()
+    invoice = notice.invoice
+    services.payment_record(
+        invoice=invoice, amount=invoice.gross, method="transfer", received_on=invoice.issue_date, by=None
+    )
+    mail.outbox.clear()
+    with time_machine.travel(timezone.now() + timedelta(minutes=5)):
+        assert notifications.sweep() == 0
+    assert mail.outbox == []
+    assert not Notice.objects.filter(pk=notice.pk).exists()
