@@ -951,9 +951,9 @@ def _charge_after_commit(payments: list[Payment], gateway: Gateway) -> None:
         ]
         cards.charge_results_apply(payments=payments, results=gateway.charge_many(requests))
 
-    # Robust: a failed card call never fails what committed (the purchase, the renewal); the attempt
-    # stays pending and billing.cards.charge_uncharged makes it again with the same key.
-    transaction.on_commit(charge, robust=True)
+    # The Stripe gateway answers a network or Stripe error as "still pending" (charged again later by
+    # billing.cards.charge_uncharged with the same key); anything else here is a crash, left to surface.
+    transaction.on_commit(charge)
 
 
 # --- renewals ---------------------------------------------------------------------------------------
