@@ -31,7 +31,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from billing import pricing, services
+from billing import cards, pricing, services
 from billing.forms import PriceTierFormSet, RecordPaymentForm, pricing_problem_message
 from billing.models import (
     RENEWING_KINDS,
@@ -1129,6 +1129,9 @@ class PaymentAdmin(ReadOnlyAdmin):
         "received_on",
         "reference",
         "gateway",
+        "intent_id",
+        "refunded",
+        "refunds",
         "recorded_by",
         "created_at",
     ]
@@ -1141,6 +1144,107 @@ class PaymentAdmin(ReadOnlyAdmin):
     @admin.display(description=_("space"), ordering="invoice__space__name")
     def space(self, payment):
         return payment.invoice.space
+
+    @admin.display(description=_("refunds"))
+    def refunds(self, payment):
+        rows = [
+            (
+                _money(refund.amount, payment.invoice.currency),
+                refund.get_status_display(),
+                refund.credit_note.number,
+            )
+            for refund in payment.refunds.select_related("credit_note").order_by("pk")
+        ]
+        links = format_html_join(", ", "{} ({}, {})", rows) if rows else EMPTY
+        if cards.refundable(payment):
+            url = reverse("admin:billing_payment_refund", args=[payment.pk])
+            return format_html('{} · <a href="{}">{}</a>', links, url, _("Refund"))
+        return links
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/refund/",
+                self.admin_site.admin_view(self.refund_view),
+                name="billing_payment_refund",
+            ),
+            *super().get_urls(),
+        ]
+
+    def refund_view(self, request, object_id):
+        """A manager refunds all or part of a card payment: a credit note is issued, Stripe refunds the
+        card, the member is told by e-mail and the audit log keeps who did it and why."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        payment = self.get_object(request, unquote(object_id))  # scoped: another space's is not found
+        if payment is None:
+            raise Http404
+        change_url = reverse("admin:billing_payment_change", args=[payment.pk])
+        left = cards.refundable(payment)
+        if not left:
+            message = gettext(
+                "Only a card payment received through Stripe, not refunded yet, can be refunded."
+            )
+            self.message_user(request, message, messages.WARNING)
+            return redirect(change_url)
+        invoice = payment.invoice
+        form = RefundForm(request.POST or None, initial={"amount": left})
+        if request.method == "POST" and form.is_valid():
+            try:
+                refund = cards.payment_refund(
+                    payment=payment,
+                    amount=form.cleaned_data["amount"],
+                    reason=form.cleaned_data["reason"],
+                    by=request.user,
+                    today=_today_at(invoice.space),
+                )
+            except services.BillingError as error:
+                on_amount = error.code in ("refund_too_large", "credit_too_large", "credit_inexact")
+                form.add_error("amount" if on_amount else None, error.message)
+            else:
+                message = gettext(
+                    "%(amount)s refunded on %(number)s (credit note %(note)s); the member is told by e-mail."
+                ) % {
+                    "amount": _money(refund.amount, invoice.currency),
+                    "number": invoice.number,
+                    "note": refund.credit_note.number,
+                }
+                self.message_user(request, message, messages.SUCCESS)
+                return redirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Refund a card payment"),
+            "subtitle": invoice.number,
+            "opts": self.opts,
+            "original": payment,
+            "invoice": invoice,
+            "form": form,
+            "paid": _money(payment.amount, invoice.currency),
+            "refunded": _money(payment.refunded, invoice.currency),
+            "left": _money(left, invoice.currency),
+            "change_url": change_url,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/billing/payment/refund.html", context)
+
+
+class RefundForm(forms.Form):
+    """What a manager refunds. Whether it fits (at most what is left of the payment, under its lock) is
+    decided by billing.cards.payment_refund: its refusal becomes an error here."""
+
+    amount = forms.DecimalField(
+        label=_("Amount to refund, incl. VAT"),
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        localize=True,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
+    )
+    reason = forms.CharField(
+        label=capfirst(_("reason")),
+        max_length=200,
+        help_text=_("Printed on the credit note, sent to the member and kept in the audit log."),
+    )
 
 
 @admin.register(Notice)

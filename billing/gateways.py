@@ -26,6 +26,8 @@ class ChargeResult:
     status: str  # a billing.models.PaymentStatus value
     method: str  # a billing.models.PaymentMethod value
     reference: str = ""
+    intent_id: str = ""  # the card provider's payment (Stripe's PaymentIntent), if one was made
+    decline_code: str = ""
 
 
 class Gateway(Protocol):
@@ -44,5 +46,15 @@ class OfflineGateway:
         return [ChargeResult(status="pending", method="offline") for _ in requests]
 
 
+_OFFLINE = OfflineGateway()
+
+
 def default_gateway() -> Gateway:
-    return OfflineGateway()
+    """The Stripe gateway when its keys are configured, else the offline one."""
+    from django.conf import settings
+
+    if settings.STRIPE_ENABLED:
+        from billing.stripe_gateway import StripeGateway
+
+        return StripeGateway()
+    return _OFFLINE

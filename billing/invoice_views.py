@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from csp.constants import NONCE
 from csp.decorators import csp_update
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import DecimalField, OuterRef, Subquery, Sum, Value
@@ -102,7 +103,17 @@ def invoice_detail(request, number: str):
     invoice = _invoice_for(request, number)
     balance = services.invoice_balance(invoice)
     document = documents.invoice_document(invoice=invoice, paid=balance.paid, credited=balance.credited)
-    return render(request, "billing/invoice.html", {"invoice": invoice, "document": document})
+    # The member may pay what is still due by card, when card payments are on.
+    payable = (
+        settings.STRIPE_ENABLED
+        and invoice.member_id == request.user.pk
+        and invoice.kind == DocumentKind.INVOICE
+        and invoice.status == InvoiceStatus.ISSUED
+        and balance.due > 0
+    )
+    return render(
+        request, "billing/invoice.html", {"invoice": invoice, "document": document, "payable": payable}
+    )
 
 
 @login_required

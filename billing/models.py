@@ -144,6 +144,8 @@ class PriceTier(models.Model):
 
 
 class PassStatus(models.TextChoices):
+    # Bought by card, until Stripe confirms the first payment (billing.cards): not usable yet.
+    PENDING = "pending", _("Awaiting payment")
     ACTIVE = "active", _("Active")
     PAST_DUE = "past_due", _("Past due")
     SUSPENDED = "suspended", _("Suspended")
@@ -153,6 +155,7 @@ class PassStatus(models.TextChoices):
 
 # The only place that says which status may follow which (billing.services.pass_transition enforces it).
 PASS_TRANSITIONS: dict[str, frozenset[str]] = {
+    PassStatus.PENDING: frozenset({PassStatus.ACTIVE, PassStatus.CANCELLED}),
     PassStatus.ACTIVE: frozenset({PassStatus.PAST_DUE, PassStatus.CANCELLED, PassStatus.EXPIRED}),
     PassStatus.PAST_DUE: frozenset({PassStatus.ACTIVE, PassStatus.SUSPENDED, PassStatus.CANCELLED}),
     PassStatus.SUSPENDED: frozenset({PassStatus.ACTIVE, PassStatus.CANCELLED}),
@@ -381,8 +384,22 @@ class PaymentMethod(models.TextChoices):
 
 class PaymentStatus(models.TextChoices):
     PENDING = "pending", _("Awaiting payment")
+    # A card payment the bank wants the member to confirm (3-D Secure): they are e-mailed a link.
+    ACTION_REQUIRED = "action_required", _("Awaiting the member's confirmation")
     SUCCEEDED = "succeeded", _("Received")
     FAILED = "failed", _("Failed")
+
+
+# The only moves a card payment may make, whatever order Stripe's events arrive in: a payment that
+# succeeded never goes back, and a failed one may still succeed (the same PaymentIntent retried).
+PAYMENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    PaymentStatus.PENDING: frozenset(
+        {PaymentStatus.ACTION_REQUIRED, PaymentStatus.SUCCEEDED, PaymentStatus.FAILED}
+    ),
+    PaymentStatus.ACTION_REQUIRED: frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.FAILED}),
+    PaymentStatus.FAILED: frozenset({PaymentStatus.SUCCEEDED}),
+    PaymentStatus.SUCCEEDED: frozenset(),
+}
 
 
 class Payment(models.Model):
@@ -396,6 +413,12 @@ class Payment(models.Model):
     reference = models.CharField(_("reference"), max_length=120, blank=True)
     gateway = models.CharField(max_length=30, default="offline")
     idempotency_key = models.CharField(max_length=120, unique=True, null=True, blank=True, editable=False)
+    # Card payments: Stripe's PaymentIntent, and the Checkout Session that created it (if any).
+    intent_id = models.CharField(_("Stripe PaymentIntent"), max_length=255, blank=True, default="")
+    checkout_session_id = models.CharField(
+        _("Stripe Checkout Session"), max_length=255, blank=True, default=""
+    )
+    refunded = models.DecimalField(_("refunded"), **MONEY, default=Decimal("0"))
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -405,7 +428,29 @@ class Payment(models.Model):
         verbose_name = _("payment")
         verbose_name_plural = _("payments")
         ordering = ["-created_at"]
-        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="payment_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_positive"),
+            # A refund never exceeds what was paid (billing.cards.payment_refund locks the row first).
+            models.CheckConstraint(
+                condition=Q(refunded__gte=0) & Q(refunded__lte=models.F("amount")),
+                name="payment_refund_within_amount",
+            ),
+            models.UniqueConstraint(
+                fields=["intent_id"], condition=~Q(intent_id=""), name="payment_intent_once"
+            ),
+            models.UniqueConstraint(
+                fields=["checkout_session_id"],
+                condition=~Q(checkout_session_id=""),
+                name="payment_checkout_session_once",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["gateway", "status"],
+                name="payment_card_open",
+                condition=Q(status__in=["pending", "action_required"]) & ~Q(gateway="offline"),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.amount} {self.get_status_display()}"
@@ -455,6 +500,9 @@ class NoticeKind(models.TextChoices):
     PAYMENT_REMINDER = "payment_reminder", _("Payment reminder")
     SUSPENSION = "suspension", _("Suspension")
     RENEWAL_NOTICE = "renewal_notice", _("Renewal notice")
+    PAYMENT_ACTION = "payment_action", _("Card payment to confirm")
+    CARD_REMOVED = "card_removed", _("Card removed")
+    REFUND = "refund", _("Refund")
 
 
 class Notice(models.Model):
@@ -463,8 +511,15 @@ class Notice(models.Model):
     no-op, so the dunning job can run twice or concurrently and a member gets each e-mail once. The
     row is written with the change that causes it; `sent_at` is set once the e-mail has gone."""
 
+    # Empty for the card e-mails about no pass (a card removed, a refund of a room booking).
     pass_obj = models.ForeignKey(
-        Pass, on_delete=models.PROTECT, related_name="notices", db_column="pass_id", verbose_name=_("pass")
+        Pass,
+        on_delete=models.PROTECT,
+        related_name="notices",
+        db_column="pass_id",
+        verbose_name=_("pass"),
+        null=True,
+        blank=True,
     )
     invoice = models.ForeignKey(
         Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="notices"
@@ -487,3 +542,86 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.email}"
+
+
+class CardAccount(models.Model):
+    """A member's Stripe Customer (created when first needed) and the card saved on it for off-session
+    renewals. Only Stripe's ids and what the member needs to recognise the card are kept: never a card
+    number (PCI DSS, SAQ A)."""
+
+    member = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="card_account"
+    )
+    customer_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    payment_method_id = models.CharField(max_length=255, blank=True, default="")
+    brand = models.CharField(_("card"), max_length=30, blank=True, default="")
+    last4 = models.CharField(max_length=4, blank=True, default="")
+    exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("saved card")
+        verbose_name_plural = _("saved cards")
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.brand} {self.last4}"
+
+    @property
+    def has_card(self) -> bool:
+        return bool(self.payment_method_id)
+
+
+class Refund(models.Model):
+    """Money given back on a card payment, with the credit note that records it. Written (pending) in
+    the transaction that issues the credit note; Stripe is called after commit with the row's own
+    idempotency key, and the sweep retries one whose call did not get through."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Being refunded")
+        SUCCEEDED = "succeeded", _("Refunded")
+        FAILED = "failed", _("Refund failed")
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    credit_note = models.OneToOneField(Invoice, on_delete=models.PROTECT, related_name="refund")
+    amount = models.DecimalField(_("amount"), **MONEY)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
+    refund_id = models.CharField(max_length=255, blank=True, default="")
+    reason = models.CharField(_("reason"), max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="refund_positive"),
+            models.UniqueConstraint(fields=["refund_id"], condition=~Q(refund_id=""), name="refund_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.get_status_display()}"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"refund:{self.pk}"
+
+
+class WebhookEvent(models.Model):
+    """Every Stripe event handled, by its id: the unique constraint makes a redelivered event, or two
+    deliveries racing, take effect once. Written in the transaction that applies the event."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    object_id = models.CharField(max_length=255, blank=True, default="")
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("Stripe event")
+        verbose_name_plural = _("Stripe events")
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} {self.type}"

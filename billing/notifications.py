@@ -14,9 +14,9 @@ involved), and the sweep finishes whatever that could not send:
   the mail server: that e-mail is lost rather than sent twice (at most once), and its row shows sent_at.
 * the sweep (`sweep`, Celery task billing.send_notices every 10 minutes) sends every notice still unsent
   a little after it was recorded: an SMTP error or a crash between commit and sending never loses one.
-* a reminder whose invoice was paid, or a suspension notice whose pass is no longer suspended, before it
-  could be sent is dropped instead (deleted while still unsent): a member who has just paid is not told
-  they have not.
+* a reminder (or a request to confirm a card payment) whose invoice was paid, or a suspension notice
+  whose pass is no longer suspended, before it could be sent is dropped instead (deleted while still
+  unsent): a member who has just paid is not told they have not.
 """
 
 import logging
@@ -37,6 +37,9 @@ TEMPLATES = {
     NoticeKind.PAYMENT_REMINDER: "billing/email/payment_reminder.txt",
     NoticeKind.SUSPENSION: "billing/email/suspension.txt",
     NoticeKind.RENEWAL_NOTICE: "billing/email/renewal_notice.txt",
+    NoticeKind.PAYMENT_ACTION: "billing/email/payment_action.txt",
+    NoticeKind.CARD_REMOVED: "billing/email/card_removed.txt",
+    NoticeKind.REFUND: "billing/email/refund.txt",
 }
 SUBJECT_MAX = Notice._meta.get_field("subject").max_length
 
@@ -84,7 +87,8 @@ def _drop_if_stale(notice_id: int) -> bool:
     )
     if row is None:
         return False
-    stale = (row["kind"] == NoticeKind.PAYMENT_REMINDER and row["invoice__status"] == InvoiceStatus.PAID) or (
+    paid_meanwhile = row["invoice__status"] == InvoiceStatus.PAID
+    stale = (row["kind"] in (NoticeKind.PAYMENT_REMINDER, NoticeKind.PAYMENT_ACTION) and paid_meanwhile) or (
         row["kind"] == NoticeKind.SUSPENSION and row["pass_obj__status"] != PassStatus.SUSPENDED
     )
     if not stale:
@@ -107,13 +111,14 @@ def send(notice_id: int, *, now: datetime | None = None) -> bool:
         return False
     if not _claim(notice_id, now or timezone.now()):
         return False  # already sent, or being sent, by someone else
-    notice = Notice.objects.select_related("pass_obj__space").get(pk=notice_id)
-    space = notice.pass_obj.space
+    notice = Notice.objects.select_related("pass_obj__space", "invoice__space").get(pk=notice_id)
+    # The card e-mails may be about no pass (a card removed): the invoice's space, or none, answers.
+    space = notice.pass_obj.space if notice.pass_obj else (notice.invoice.space if notice.invoice else None)
     message = EmailMessage(
         subject=notice.subject,
         body=notice.body,
         to=[notice.email],
-        reply_to=[space.email] if space.email else None,
+        reply_to=[space.email] if space and space.email else None,
     )
     try:
         message.send()

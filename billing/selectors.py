@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
@@ -17,9 +18,14 @@ from billing.models import (
     CreditEntry,
     CreditKind,
     DeskAccess,
+    DocumentKind,
+    Invoice,
+    InvoiceStatus,
     Pass,
     PassPeriod,
     PassStatus,
+    Payment,
+    PaymentStatus,
     Plan,
     PlanKind,
 )
@@ -250,3 +256,22 @@ def paid_desk_days(*, member_id: int, space: Space, since: date, until: date) ->
         or 0
     )
     return day_passes + max(credits_used - returned, 0)
+
+
+def card_payable_invoice(*, member_id: int, idempotency_key: str) -> Invoice | None:
+    """The member's invoice of that key (a booking's charge, a pass's purchase) if card payments are on
+    and something is still due on it: the booking pages then send the member to pay it by card."""
+    if not settings.STRIPE_ENABLED:
+        return None
+    invoice = Invoice.objects.filter(
+        member_id=member_id,
+        idempotency_key=idempotency_key,
+        kind=DocumentKind.INVOICE,
+        status=InvoiceStatus.ISSUED,
+    ).first()
+    if invoice is None:
+        return None
+    paid = Payment.objects.filter(invoice=invoice, status=PaymentStatus.SUCCEEDED).aggregate(
+        total=Sum("amount")
+    )
+    return invoice if (paid["total"] or 0) < invoice.gross else None

@@ -559,10 +559,13 @@ def pass_purchase(
     gateway: Gateway | None = None,
     credit: Decimal = Decimal(0),
     credit_description: str = "",
+    by_card: bool = False,
 ) -> Pass:
     """Buys a pass: the pass, its first period with the price snapshot, its invoice, the payment attempt
     and its credits, in one transaction. With the offline gateway the pass is usable at once; an unpaid
-    invoice makes it past due after its due date (billing.dunning.run)."""
+    invoice makes it past due after its due date (billing.dunning.run). Bought `by_card`, it waits
+    (pending) for the member to pay in Stripe Checkout (billing.cards.checkout_start): it is active
+    once Stripe confirms the payment, and nothing is charged off-session."""
     space = plan.space
     today = localtime.local_date(now, space.tz)
     if not plan.is_active or not space.is_active:
@@ -584,6 +587,7 @@ def pass_purchase(
             kind=plan.kind,
             anchor_date=start,
             auto_renew=plan.renews,
+            status=PassStatus.PENDING if by_card else PassStatus.ACTIVE,
         )
         with override(member_profile.preferred_language or "fr"):
             line = _period_line(plan, terms, 1, period, space)
@@ -622,6 +626,20 @@ def pass_purchase(
             invoice=invoice,
         )
         CreditEntry.objects.bulk_create(_grants_for(pass_obj, plan, period))
+        if by_card:
+            # The attempt Checkout will pay (billing.cards.checkout_start takes this pending row).
+            if invoice.gross > 0:
+                Payment.objects.create(
+                    invoice=invoice,
+                    amount=invoice.gross,
+                    method="card",
+                    status=PaymentStatus.PENDING,
+                    gateway="stripe",
+                    idempotency_key=f"purchase:{pass_obj.pk}",
+                )
+            else:
+                pass_transition(pass_obj, PassStatus.ACTIVE)  # nothing to pay: usable at once
+            return pass_obj
         payments = _payment_attempts([(invoice, f"purchase:{pass_obj.pk}")], gateway or default_gateway())
     _charge_after_commit(payments, gateway or default_gateway())
     return pass_obj
@@ -925,18 +943,16 @@ def _charge_after_commit(payments: list[Payment], gateway: Gateway) -> None:
         return  # nothing to call: the amount is owed until a manager records it
 
     def charge() -> None:
+        from billing import cards  # the outcomes of card charges (settle, authentication e-mail)
+
         requests = [
             ChargeRequest(p.invoice_id, p.amount, p.invoice.currency, p.invoice.member_id, p.idempotency_key)
             for p in payments
         ]
-        for payment, result in zip(payments, gateway.charge_many(requests), strict=True):
-            if result.status != PaymentStatus.PENDING:
-                Payment.objects.filter(
-                    idempotency_key=payment.idempotency_key, status=PaymentStatus.PENDING
-                ).update(status=result.status, method=result.method, reference=result.reference)
-                if result.status == PaymentStatus.SUCCEEDED:
-                    _mark_paid([payment.invoice_id])
+        cards.charge_results_apply(payments=payments, results=gateway.charge_many(requests))
 
+    # The Stripe gateway answers a network or Stripe error as "still pending" (charged again later by
+    # billing.cards.charge_uncharged with the same key); anything else here is a crash, left to surface.
     transaction.on_commit(charge)
 
 
@@ -950,6 +966,7 @@ class RenewalReport:
     invoices: list[str] = field(default_factory=list)
     expired: int = 0
     skipped: int = 0
+    charged_again: int = 0
 
     def merge(self, other: "RenewalReport") -> None:
         self.examined += other.examined
@@ -991,6 +1008,12 @@ def renew_due_passes(
     for start in range(0, len(candidates), chunk_size):
         ids = candidates[start : start + chunk_size]
         report.merge(_renew_chunk(ids, now=now, lead=lead, dry_run=dry_run, gateway=gateway))
+    if gateway.name != "offline" and not dry_run:
+        from billing import cards
+
+        # Catch-up: the card charges an earlier run committed but never made (it died after its
+        # commit, or Stripe was unreachable), with the same idempotency keys.
+        report.charged_again = cards.charge_uncharged(gateway=gateway)
     return report
 
 

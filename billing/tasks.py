@@ -32,3 +32,12 @@ def run_dunning() -> dict:
 def send_notices() -> int:
     """The sweep: sends every billing e-mail still owed (broker outage, SMTP error, crashed worker)."""
     return notifications.sweep()
+
+
+@shared_task(name="billing.card_payments_sweep", acks_late=True, ignore_result=True)
+def card_payments_sweep() -> dict:
+    """Card payments never stay pending: re-reads the open PaymentIntents and Checkout Sessions from
+    Stripe, makes the charges and refunds still owed, closes abandoned checkouts (billing.cards.sweep)."""
+    from billing import cards
+
+    return cards.sweep()

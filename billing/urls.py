@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from billing import invoice_views, views
+from billing import card_views, invoice_views, views
 
 
 class InvoiceNumberConverter:
@@ -28,4 +28,8 @@ urlpatterns = [
     path("accounts/invoices/", invoice_views.invoice_list, name="invoices"),
     path("accounts/invoices/<invoice_number:number>/", invoice_views.invoice_detail, name="invoice"),
     path("accounts/invoices/<invoice_number:number>.pdf", invoice_views.invoice_pdf, name="invoice_pdf"),
+    path("accounts/invoices/<invoice_number:number>/pay/", card_views.invoice_pay, name="invoice_pay"),
+    path("accounts/payments/return/", card_views.checkout_return, name="checkout_return"),
+    path("accounts/card/", card_views.card, name="card"),
+    path("stripe/webhook/", card_views.stripe_webhook, name="stripe_webhook"),
 ]

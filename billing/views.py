@@ -13,9 +13,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from billing import pricing, selectors, services
+from billing import card_views, pricing, selectors, services, stripe_gateway
 from billing.forms import PurchaseForm, UpgradeForm
-from billing.models import RENEWING_KINDS, USABLE_STATUSES, CreditKind, Pass, PlanKind
+from billing.models import RENEWING_KINDS, USABLE_STATUSES, CreditKind, Pass, PassStatus, PlanKind
 from spaces import localtime
 from spaces import selectors as space_selectors
 
@@ -84,13 +84,17 @@ def buy(request, slug: str, plan_id: int):
     today = localtime.local_date(now, space.tz)
     form = PurchaseForm(request.POST or None, initial={"start": today})
     if request.method == "POST" and form.is_valid():
+        by_card = stripe_gateway.enabled()
         try:
             pass_obj = services.pass_purchase(
-                member=request.user, plan=plan, start=form.cleaned_data["start"], now=now
+                member=request.user, plan=plan, start=form.cleaned_data["start"], now=now, by_card=by_card
             )
         except services.BillingError as error:
             form.add_error(None, error.message)
         else:
+            if by_card and pass_obj.status == PassStatus.PENDING:
+                # Paid in Stripe Checkout; the pass is active once Stripe confirms the payment.
+                return card_views.start_checkout(request, pass_obj.periods.get().invoice)
             invoice = pass_obj.periods.get().invoice
             messages.success(
                 request,
@@ -99,7 +103,13 @@ def buy(request, slug: str, plan_id: int):
             )
             return redirect("billing:passes")
     offer = _offer(plan, services.vat_fraction(space))
-    return render(request, "billing/buy.html", {"space": space, "offer": offer, "plan": plan, "form": form})
+    return card_views.allow_checkout(
+        render(
+            request,
+            "billing/buy.html",
+            {"space": space, "offer": offer, "plan": plan, "form": form, "cards": stripe_gateway.enabled()},
+        )
+    )
 
 
 def _pass_rows(user, now):
@@ -136,7 +146,11 @@ def _pass_rows(user, now):
 @require_GET
 def passes(request):
     now = timezone.now()
-    return render(request, "billing/passes.html", {"rows": _pass_rows(request.user, now)})
+    return render(
+        request,
+        "billing/passes.html",
+        {"rows": _pass_rows(request.user, now), "cards": stripe_gateway.enabled()},
+    )
 
 
 def _own_pass(request, pass_id: int) -> Pass:

@@ -253,7 +253,7 @@ def day_pass(request, slug: str):
         now = timezone.now()
         try:
             with transaction.atomic():
-                billing_services.pass_purchase(
+                day_pass = billing_services.pass_purchase(
                     member=request.user, plan=form.cleaned_data["plan"], start=data["date"], now=now
                 )
                 booking = _book_choice(request.user, space, data, now)
@@ -261,6 +261,11 @@ def day_pass(request, slug: str):
             form.add_error(None, error.message)
         else:
             messages.success(request, _success_message(booking))
+            unpaid = billing_selectors.card_payable_invoice(
+                member_id=request.user.pk, idempotency_key=f"purchase:{day_pass.pk}"
+            )
+            if unpaid is not None:  # card payments on, and no saved card paid it already
+                return redirect("billing:invoice_pay", number=unpaid.number)
             messages.info(request, _("Your day pass invoice is in your account."))
             return redirect(_availability_url(space, data["date"]))
     vat = billing_services.vat_fraction(space)
@@ -301,6 +306,11 @@ def book_room(request, slug: str, resource_id: int):
             form.add_error(None, error.message)
         else:
             messages.success(request, _success_message(booking))
+            charge = billing_selectors.card_payable_invoice(
+                member_id=request.user.pk, idempotency_key=f"booking:{booking.pk}:charge"
+            )
+            if charge is not None:  # pay-per-use hours beyond the plan: pay them by card now
+                return redirect("billing:invoice_pay", number=charge.number)
             return redirect(_availability_url(space, data["date"]))
     included = billing_selectors.credit_summary(member_id=request.user.pk, space=space, day=today)
     return render(

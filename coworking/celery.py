@@ -30,6 +30,8 @@ app.conf.beat_schedule = {
         "task": "community.weekly_digest",
         "schedule": crontab(day_of_week=1, hour=6, minute=5),
     },
+    # Card payments (when Stripe is configured): nothing stays pending or unsent to Stripe.
+    "billing-card-payments-sweep": {"task": "billing.card_payments_sweep", "schedule": 900.0},
     # Export files hold members' personal data: deleted once their job has expired (7 days).
     "purge-exports": {"task": "coworking.tasks.purge_exports", "schedule": crontab(hour=3, minute=37)},
     "clear-expired-sessions": {

@@ -230,10 +230,29 @@ if not DEBUG and EMAIL_BACKEND.endswith("console.EmailBackend") and not env_bool
         "set EMAIL_HOST (and EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD), or EMAIL_BACKEND."
     )
 
-# Payments: without these the offline gateway is used (payments recorded by a manager).
+# Payments: without these the offline gateway is used (payments recorded by a manager). All three or
+# none: a secret key without the webhook secret would charge cards and never hear back from Stripe.
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
 STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
+_stripe_keys = {
+    "STRIPE_SECRET_KEY": STRIPE_SECRET_KEY,
+    "STRIPE_PUBLISHABLE_KEY": STRIPE_PUBLISHABLE_KEY,
+    "STRIPE_WEBHOOK_SECRET": STRIPE_WEBHOOK_SECRET,
+}
+if any(_stripe_keys.values()) and not all(_stripe_keys.values()):
+    _missing = ", ".join(name for name, value in _stripe_keys.items() if not value)
+    raise ImproperlyConfigured(
+        f"Card payments need all three Stripe settings (or none, for offline payments): {_missing} "
+        "is not set."
+    )
+STRIPE_ENABLED = all(_stripe_keys.values())
+# For the test suite only: the address of its fake Stripe server. Empty means Stripe's own API.
+STRIPE_API_BASE = env_str("STRIPE_API_BASE").rstrip("/")
+STRIPE_MAX_NETWORK_RETRIES = env_int("STRIPE_MAX_NETWORK_RETRIES", 2)
+# Where Checkout's hosted pages live: a form that posts to us and is redirected there needs it in the
+# page's CSP form-action (browsers check the redirect's target too). Only the pages that lead there add it.
+STRIPE_CHECKOUT_ORIGIN = env_str("STRIPE_CHECKOUT_ORIGIN", "https://checkout.stripe.com").rstrip("/")
 
 # Celery: Redis when configured, otherwise the kombu filesystem transport so that `make run` runs the
 # scheduled jobs with nothing but Python. Beat's schedule is static and in UTC (coworking/celery.py).

@@ -42,3 +42,7 @@ def french(client):
 def english(client):
     client.cookies["django_language"] = "en"
     return client
+
+
+# The fake Stripe server and the settings that point card payments at it (tests/stripe_fake).
+from tests.stripe_fake.plugin import _fake_stripe_server, fake_stripe  # noqa: E402, F401
