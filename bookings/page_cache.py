@@ -108,16 +108,9 @@ def personalise(request, parts: Parts, messages_template: str = "_messages.html"
 
 def get_or_render(request, key: str, timeout: int, render: Callable[[], str]) -> bytes:
     """The personalised page under key: from this process, from the shared cache, or rendered (by
-    render(), which returns what render_cacheable() does) and stored in both."""
-    parts = local_pages.get(key)
-    if parts is None:
-        html = cache.get(key)
-        if html is None:
-            html = render()
-            cache.set(key, html, timeout)
-        parts = split(html)
-        local_pages.put(key, parts)
-    return personalise(request, parts)
+    render(), which returns what render_cacheable() does) and stored in both for `timeout` seconds."""
+    now = time.time()
+    return get_or_render_until(request, key, now, lambda: (render(), now + timeout))
 
 
 def get_or_render_until(
@@ -127,9 +120,9 @@ def get_or_render_until(
     render: Callable[[], tuple[str, float]],
     messages_template: str = "_messages.html",
 ) -> bytes:
-    """get_or_render() for a page that must not outlive what it shows, whose key does not change when
-    that expires: render() returns the page and the Unix time until which it may be served, kept with it
-    in the shared cache and in this process."""
+    """The same for a page whose key need not change when it expires (one that shows figures computed
+    at some time, say): render() returns the page and the Unix time until which it may be served, kept
+    with it in the shared cache and in this process, so that neither copy outlives it."""
     parts = local_pages.get(key, now)
     if parts is None:
         cached = cache.get(key)

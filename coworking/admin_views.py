@@ -481,7 +481,8 @@ def index(request):
     template = site.index_template or "admin/index.html"
     seconds = cache_seconds()
     if seconds <= 0 or not spaces:
-        spaces = dashboard.spaces_for(user=request.user, space_ids=space_ids)
+        if spaces:  # the figures are computed here: they need every field of the spaces
+            spaces = dashboard.spaces_for(user=request.user, space_ids=space_ids)
         return TemplateResponse(request, template, context())
     asked = _read_request(request, spaces, with_space=True)
 
