@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -50,6 +50,7 @@ from billing.models import (
     WebhookEvent,
 )
 from billing.money import round_money
+from members import selectors as member_selectors
 from members import services as member_services
 from members.models import User
 from spaces import localtime
@@ -192,10 +193,9 @@ def _card_forget(payment_method_id: str) -> bool:
             .order_by("pk")
         )
         if renewing:
-            notice = _notice(
+            notice = notifications.build(
                 kind=NoticeKind.CARD_REMOVED,
                 key=f"card_removed:{account.member_id}:{payment_method_id}",
-                user=renewing[0].member,
                 pass_obj=renewing[0],
                 subject=lambda: _("Your card was removed: how your passes will be paid"),
                 context={"passes": renewing, "card_url": settings.SITE_URL + reverse("billing:card")},
@@ -205,39 +205,6 @@ def _card_forget(payment_method_id: str) -> bool:
 
 
 # --- notices ----------------------------------------------------------------------------------------
-
-
-def _language(user: User) -> str:
-    profile = getattr(user, "member", None)
-    codes = {code for code, _name in settings.LANGUAGES}
-    language = getattr(profile, "preferred_language", "") or settings.LANGUAGE_CODE
-    return language if language in codes else settings.LANGUAGE_CODE
-
-
-def _notice(*, kind, key, user, subject, context, pass_obj=None, invoice=None) -> Notice:
-    with translation.override(_language(user)):
-        space = pass_obj.space if pass_obj else (invoice.space if invoice else None)
-        full = {
-            "name": user.member.name,
-            "space": space,
-            "pass": pass_obj,
-            "invoice": invoice,
-            "SITE_URL": settings.SITE_URL,
-            **context,
-        }
-        from django.template.loader import render_to_string
-
-        body = render_to_string(notifications.TEMPLATES[kind], full)
-        title = settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + str(subject())
-    return Notice(
-        pass_obj=pass_obj,
-        invoice=invoice,
-        kind=kind,
-        key=key,
-        email=user.email,
-        subject=title[: notifications.SUBJECT_MAX],
-        body=body,
-    )
 
 
 def _record_and_send(notice: Notice) -> None:
@@ -317,10 +284,9 @@ def _ask_for_authentication(payment: Payment, invoice: Invoice) -> None:
         return
     pass_obj = _pass_of(invoice)
     url = settings.SITE_URL + reverse("billing:invoice_pay", args=[invoice.number])
-    notice = _notice(
+    notice = notifications.build(
         kind=NoticeKind.PAYMENT_ACTION,
         key=f"payment_action:{payment.pk}",
-        user=member,
         pass_obj=pass_obj,
         invoice=invoice,
         subject=lambda: _("Confirm your card payment for invoice %(number)s") % {"number": invoice.number},
@@ -519,7 +485,7 @@ def checkout_start(*, user: User, invoice: Invoice, return_url: str, cancel_url:
             amount=attempt.amount,
             currency=invoice.currency,
             description=f"{invoice.number} · {description or invoice.space.name}",
-            language=_language(user),
+            language=member_selectors.language_of(user),
             success_url=return_url + "?session_id={CHECKOUT_SESSION_ID}",
             cancel_url=cancel_url,
             metadata={"payment_id": str(attempt.pk), "invoice": invoice.number},
@@ -540,7 +506,7 @@ def card_setup_start(*, user: User, return_url: str, cancel_url: str) -> str:
         session = edge.checkout_setup_create(
             key=f"setup:{user.pk}:{timezone.now().timestamp():.0f}",
             customer_id=customer_id,
-            language=_language(user),
+            language=member_selectors.language_of(user),
             success_url=return_url + "?session_id={CHECKOUT_SESSION_ID}",
             cancel_url=cancel_url,
             metadata={"member_id": str(user.pk)},
@@ -688,10 +654,9 @@ def payment_refund(*, payment: Payment, amount: Decimal, reason: str, by: User |
             note=reason,
         )
         if invoice.member.is_active:
-            notice = _notice(
+            notice = notifications.build(
                 kind=NoticeKind.REFUND,
                 key=f"refund:{refund.pk}",
-                user=invoice.member,
                 pass_obj=_pass_of(invoice),
                 invoice=invoice,
                 subject=lambda: (

@@ -27,7 +27,8 @@ from django.core.mail import EmailMessage
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from billing.models import InvoiceStatus, Notice, NoticeKind, Pass, PassStatus
+from billing.models import Invoice, InvoiceStatus, Notice, NoticeKind, Pass, PassStatus
+from members import selectors as member_selectors
 
 logger = logging.getLogger(__name__)
 
@@ -44,24 +45,31 @@ TEMPLATES = {
 SUBJECT_MAX = Notice._meta.get_field("subject").max_length
 
 
-def language_of(pass_obj: Pass) -> str:
-    profile = getattr(pass_obj.member, "member", None)
-    return getattr(profile, "preferred_language", "") or settings.LANGUAGE_CODE
-
-
 def build(
-    *, pass_obj: Pass, kind: str, key: str, subject, context: dict, invoice_id: int | None = None
+    *,
+    kind: str,
+    key: str,
+    subject,
+    context: dict,
+    pass_obj: Pass | None = None,
+    invoice: Invoice | None = None,
+    invoice_id: int | None = None,
 ) -> Notice:
-    """An unsaved Notice for `pass_obj`, rendered in its member's language.
+    """An unsaved Notice about `pass_obj`, or about `invoice` alone (a card e-mail may concern no pass),
+    rendered in its member's language.
 
     `subject` is a callable returning the translated subject (it is called with the member's language
-    active); `context` is the template's, completed with the pass, its space and its member."""
-    with translation.override(language_of(pass_obj)):
+    active); `context` is the template's, completed with the pass, its plan, the space, the invoice and
+    the member's name."""
+    owner = pass_obj if pass_obj is not None else invoice
+    user = owner.member
+    with translation.override(member_selectors.language_of(user)):
         full_context = {
             "pass": pass_obj,
-            "plan": pass_obj.plan,
-            "space": pass_obj.space,
-            "name": pass_obj.member.member.name,
+            "plan": pass_obj.plan if pass_obj is not None else None,
+            "space": owner.space,
+            "invoice": invoice,
+            "name": user.member.name,
             "SITE_URL": settings.SITE_URL,
             **context,
         }
@@ -69,10 +77,10 @@ def build(
         title = settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + str(subject())
     return Notice(
         pass_obj=pass_obj,
-        invoice_id=invoice_id,
+        invoice_id=invoice.pk if invoice is not None else invoice_id,
         kind=kind,
         key=key,
-        email=pass_obj.member.email,
+        email=user.email,
         subject=title[:SUBJECT_MAX],
         body=body,
     )

@@ -8,12 +8,12 @@ from django.utils.translation import gettext as _
 
 from bookings import ical
 from bookings.models import Booking
+from members import selectors as member_selectors
 
 
 def _send(booking: Booking, *, kind: str) -> None:
     member = booking.member
-    profile = getattr(member, "member", None)
-    with translation.override(getattr(profile, "preferred_language", "") or settings.LANGUAGE_CODE):
+    with translation.override(member_selectors.language_of(member)):
         names = {"resource": booking.resource.name, "space": booking.space.name}
         if kind == "confirmation":
             subject = _("Booking confirmed: %(resource)s, %(space)s") % names

@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from community.models import CommunityEmail
+from members import selectors as member_selectors
 
 logger = logging.getLogger(__name__)
 
@@ -54,11 +55,6 @@ def unsubscribe_url(*, user_id: int, what: str) -> str:
     )
 
 
-def language_of(user) -> str:
-    profile = getattr(user, "member", None)
-    return getattr(profile, "preferred_language", "") or settings.LANGUAGE_CODE
-
-
 def build(
     *,
     user,
@@ -73,7 +69,7 @@ def build(
     """An unsaved e-mail to `user`, rendered in their language; `subject` is a callable called with that
     language active; `unsubscribe` is "" or what the one-click link stops."""
     url = unsubscribe_url(user_id=user.pk, what=unsubscribe) if unsubscribe else ""
-    with translation.override(language_of(user)):
+    with translation.override(member_selectors.language_of(user)):
         body = render_to_string(
             template,
             {"name": user.member.name, "SITE_URL": settings.SITE_URL, "unsubscribe_url": url, **context},

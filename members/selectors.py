@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db.models import QuerySet
 
 from members.models import Member, Skill, User
@@ -7,6 +8,12 @@ def member_for_user(*, user: User) -> Member:
     member = Member.objects.get(user_id=user.pk)
     member.user = user  # the caller's instance: no second read of the user
     return member
+
+
+def language_of(user: User) -> str:
+    """The language a user's e-mails are written in: their preferred one, else the site's."""
+    profile = getattr(user, "member", None)
+    return getattr(profile, "preferred_language", "") or settings.LANGUAGE_CODE
 
 
 def managed_space_ids(*, user: User) -> set[int] | None:
