@@ -19,7 +19,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from billing import cards, services
 from billing import stripe_gateway as edge
-from billing.models import CardAccount, DocumentKind, Invoice, InvoiceStatus, Pass, PaymentStatus
+from billing.models import (
+    USABLE_STATUSES,
+    DocumentKind,
+    Invoice,
+    InvoiceStatus,
+    Pass,
+    PaymentStatus,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -39,16 +46,13 @@ def to_checkout(url: str):
     return allow_checkout(response)
 
 
-def _urls(request):
-    return (
-        request.build_absolute_uri(reverse("billing:checkout_return")),
-        request.build_absolute_uri(reverse("billing:invoices")),
-    )
+def _return_url(request) -> str:
+    return request.build_absolute_uri(reverse("billing:checkout_return"))
 
 
 def start_checkout(request, invoice: Invoice):
     """Sends the member to Checkout for `invoice`, or back to its page with the reason it cannot."""
-    return_url, _cancel = _urls(request)
+    return_url = _return_url(request)
     cancel_url = request.build_absolute_uri(reverse("billing:invoice_pay", args=[invoice.number]))
     try:
         url = cards.checkout_start(
@@ -123,7 +127,7 @@ def card(request):
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "replace":
-            return_url, _cancel = _urls(request)
+            return_url = _return_url(request)
             try:
                 url = cards.card_setup_start(
                     user=request.user,
@@ -145,13 +149,12 @@ def card(request):
                 messages.success(request, _("Your card is removed."))
             return redirect("billing:card")
         return HttpResponseBadRequest(_("Unknown action."))
-    account = CardAccount.objects.filter(member=request.user).first()
-    renewing = Pass.objects.filter(member=request.user, auto_renew=True, status__in=("active", "past_due"))
+    renewing = Pass.objects.filter(member=request.user, auto_renew=True, status__in=USABLE_STATUSES)
     return allow_checkout(
         render(
             request,
             "billing/card.html",
-            {"account": account if account and account.has_card else None, "renewing": renewing.exists()},
+            {"account": cards.saved_card(member_id=request.user.pk), "renewing": renewing.exists()},
         )
     )
 

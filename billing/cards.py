@@ -93,24 +93,24 @@ def customer_for(*, user: User, refresh: bool = False) -> str:
     create one customer: the creation's idempotency key is the member's, and the row is locked to store
     it; the key also covers a crash between Stripe's answer and our commit."""
     account, _created = CardAccount.objects.get_or_create(member=user)
-    profile = user.member
+    buyer = services.buyer_snapshot(user)
     if account.customer_id:
         if refresh:
             edge.customer_update(
                 customer_id=account.customer_id,
                 email=user.email,
-                name=profile.billing_name or profile.display_name or user.email,
-                address=profile.billing_address,
-                country=profile.billing_country,
+                name=buyer["name"],
+                address=buyer["address"],
+                country=buyer["country"],
             )
         return account.customer_id
     customer = edge.customer_create(
         key=f"customer:{user.pk}",
         email=user.email,
-        name=profile.billing_name or profile.display_name or user.email,
-        address=profile.billing_address,
-        country=profile.billing_country,
-        vat_number=profile.vat_number,
+        name=buyer["name"],
+        address=buyer["address"],
+        country=buyer["country"],
+        vat_number=buyer["vat_number"],
         member_id=user.pk,
     )
     with transaction.atomic():
@@ -172,8 +172,8 @@ def card_save(*, customer_id: str, details: CardDetails) -> bool:
 def card_remove(*, user: User) -> bool:
     """The member removes their card: detached at Stripe, forgotten here. Passes that renew by
     themselves then need another way to pay, and the member is told by e-mail."""
-    account = CardAccount.objects.filter(member=user).first()
-    if account is None or not account.has_card:
+    account = saved_card(member_id=user.pk)
+    if account is None:
         raise BillingError("no_card")
     edge.payment_method_detach(account.payment_method_id)
     return _card_forget(account.payment_method_id)
@@ -267,15 +267,20 @@ def _settled(payment: Payment, invoice: Invoice) -> None:
     # The other open attempts on this invoice must not charge it again (a renewal's first attempt
     # left pending for want of a card, a declined one the sweep would retry).
     others = invoice.payments.filter(status__in=OPEN_STATUSES).exclude(pk=payment.pk)
-    to_cancel = list(others.exclude(intent_id="").values_list("intent_id", flat=True))
     others.filter(gateway="offline").delete()
-    others.update(status=PaymentStatus.FAILED)
-    for intent_id in to_cancel:
-        transaction.on_commit(lambda intent_id=intent_id: edge.cancel_intent(intent_id), robust=True)
+    _fail_open(others)
     if invoice.status == InvoiceStatus.ISSUED and not services.invoice_balance(invoice).due:
         services._mark_paid([invoice.pk])
     for pass_obj in Pass.objects.filter(periods__invoice=invoice, status=PassStatus.PENDING):
         services.pass_transition(pass_obj, PassStatus.ACTIVE)
+
+
+def _fail_open(attempts) -> None:
+    """Marks these open attempts failed, and cancels their PaymentIntents at Stripe after commit."""
+    to_cancel = list(attempts.exclude(intent_id="").values_list("intent_id", flat=True))
+    attempts.update(status=PaymentStatus.FAILED)
+    for intent_id in to_cancel:
+        transaction.on_commit(lambda intent_id=intent_id: edge.cancel_intent(intent_id), robust=True)
 
 
 def _ask_for_authentication(payment: Payment, invoice: Invoice) -> None:
@@ -316,7 +321,6 @@ def charge_results_apply(*, payments: list[Payment], results: list[ChargeResult]
                 amount_received=payment.amount if result.status == PaymentStatus.SUCCEEDED else Decimal(0),
                 currency=payment.invoice.currency,
                 payment_method="",
-                decline_code=result.decline_code,
             )
             payment_apply(payment_id=payment_id, state=state)
         elif result.status != PaymentStatus.PENDING:
@@ -331,7 +335,8 @@ def charge_results_apply(*, payments: list[Payment], results: list[ChargeResult]
                         _settled(locked, locked.invoice)
 
 
-def _charge(payments: list[Payment], gateway: Gateway) -> None:
+def charge(payments: list[Payment], gateway: Gateway) -> None:
+    """Charges the payment attempts through the gateway and applies what it answers."""
     requests = [
         ChargeRequest(p.invoice_id, p.amount, p.invoice.currency, p.invoice.member_id, p.idempotency_key)
         for p in payments
@@ -367,7 +372,7 @@ def charge_uncharged(
     if before is not None:
         rows = rows.filter(created_at__lte=before)
     payments = list(rows[:500])
-    _charge(payments, gateway)
+    charge(payments, gateway)
     return len(payments)
 
 
@@ -409,11 +414,7 @@ def retry_open_invoices(*, member_id: int) -> int:
             key = f"retry:{invoice.pk}:{account.payment_method_id}"
             if Payment.objects.filter(idempotency_key=key).exists():
                 continue
-            open_attempts = invoice.payments.filter(status__in=OPEN_STATUSES)
-            to_cancel = list(open_attempts.exclude(intent_id="").values_list("intent_id", flat=True))
-            open_attempts.update(status=PaymentStatus.FAILED)
-            for intent_id in to_cancel:
-                transaction.on_commit(lambda intent_id=intent_id: edge.cancel_intent(intent_id), robust=True)
+            _fail_open(invoice.payments.filter(status__in=OPEN_STATUSES))
             attempts.append(
                 Payment.objects.create(
                     invoice=invoice,
@@ -424,14 +425,16 @@ def retry_open_invoices(*, member_id: int) -> int:
                     idempotency_key=key,
                 )
             )
-    _charge(attempts, gateway)
+    charge(attempts, gateway)
     return len(attempts)
 
 
 # --- Checkout: paying an invoice on-session ---------------------------------------------------------
 
 
-def _open_checkout_attempt(invoice: Invoice, due: Decimal) -> Payment:
+def _open_checkout_attempt(invoice: Invoice, due: Decimal) -> tuple[Payment, str | None]:
+    """The pending Checkout attempt for what is due, and the URL of its session when that is still open
+    (None: a session is to be created)."""
     attempt = (
         invoice.payments.filter(status=PaymentStatus.PENDING, gateway="stripe", intent_id="")
         .order_by("-pk")
@@ -443,7 +446,7 @@ def _open_checkout_attempt(invoice: Invoice, due: Decimal) -> Payment:
         except stripe.StripeError:
             session = None
         if session is not None and session["status"] == "open" and attempt.amount == due:
-            return attempt  # the same page again, not a second session that could be paid twice
+            return attempt, session["url"]  # the same page again, not a second session paid twice
         Payment.objects.filter(pk=attempt.pk, status=PaymentStatus.PENDING).update(
             status=PaymentStatus.FAILED
         )
@@ -457,7 +460,7 @@ def _open_checkout_attempt(invoice: Invoice, due: Decimal) -> Payment:
     elif attempt.amount != due:
         Payment.objects.filter(pk=attempt.pk).update(amount=due)
         attempt.amount = due
-    return attempt
+    return attempt, None
 
 
 def checkout_start(*, user: User, invoice: Invoice, return_url: str, cancel_url: str) -> str:
@@ -475,9 +478,9 @@ def checkout_start(*, user: User, invoice: Invoice, return_url: str, cancel_url:
             due = services.invoice_balance(invoice).due if invoice.status == InvoiceStatus.ISSUED else 0
             if not due:
                 raise BillingError("nothing_due")
-            attempt = _open_checkout_attempt(invoice, due)
-        if attempt.checkout_session_id:
-            return edge.checkout_retrieve(attempt.checkout_session_id)["url"]
+            attempt, open_url = _open_checkout_attempt(invoice, due)
+        if open_url is not None:
+            return open_url
         description = invoice.lines.order_by("position").values_list("description", flat=True).first()
         session = edge.checkout_payment_create(
             key=attempt.idempotency_key,
@@ -548,9 +551,10 @@ def _apply_session(fetched: dict) -> CheckoutOutcome | None:
     session = fetched["session"]
     customer_id = session.get("customer") or ""
     if session["mode"] == "setup":
-        saved = fetched["card"] is not None and card_save(customer_id=customer_id, details=fetched["card"])
-        status = "saved" if fetched["card"] is not None else session["status"]
-        return CheckoutOutcome(mode="setup", status=status if saved or status != "saved" else "saved")
+        if fetched["card"] is None:
+            return CheckoutOutcome(mode="setup", status=session["status"])
+        card_save(customer_id=customer_id, details=fetched["card"])
+        return CheckoutOutcome(mode="setup", status="saved")
     payment = Payment.objects.filter(checkout_session_id=session["id"]).select_related("invoice").first()
     if payment is None:
         return None

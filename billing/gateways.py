@@ -27,7 +27,6 @@ class ChargeResult:
     method: str  # a billing.models.PaymentMethod value
     reference: str = ""
     intent_id: str = ""  # the card provider's payment (Stripe's PaymentIntent), if one was made
-    decline_code: str = ""
 
 
 class Gateway(Protocol):

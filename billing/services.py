@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, override
 
 from billing import bulk, notifications, periods, pricing, selectors
-from billing.gateways import ChargeRequest, Gateway, default_gateway
+from billing.gateways import Gateway, default_gateway
 from billing.models import (
     PASS_TRANSITIONS,
     PERIOD_MONTHS,
@@ -945,11 +945,7 @@ def _charge_after_commit(payments: list[Payment], gateway: Gateway) -> None:
     def charge() -> None:
         from billing import cards  # the outcomes of card charges (settle, authentication e-mail)
 
-        requests = [
-            ChargeRequest(p.invoice_id, p.amount, p.invoice.currency, p.invoice.member_id, p.idempotency_key)
-            for p in payments
-        ]
-        cards.charge_results_apply(payments=payments, results=gateway.charge_many(requests))
+        cards.charge(payments, gateway)
 
     # The Stripe gateway answers a network or Stripe error as "still pending" (charged again later by
     # billing.cards.charge_uncharged with the same key); anything else here is a crash, left to surface.

@@ -21,9 +21,6 @@ from django.conf import settings
 from billing.gateways import ChargeRequest, ChargeResult
 from billing.money import from_minor_units, to_minor_units
 
-# Stripe's decline codes that mean "the bank wants the cardholder present" (3-D Secure, SCA).
-AUTHENTICATION_CODES = {"authentication_required"}
-
 
 def enabled() -> bool:
     return bool(settings.STRIPE_ENABLED)
@@ -62,7 +59,6 @@ class IntentState:
     amount_received: Decimal
     currency: str
     payment_method: str
-    decline_code: str
 
     @property
     def payment_status(self) -> str:
@@ -77,7 +73,6 @@ class IntentState:
 
 
 def intent_state(intent) -> IntentState:
-    error = intent.get("last_payment_error") or {}
     payment_method = intent.get("payment_method") or ""
     if not isinstance(payment_method, str):
         payment_method = payment_method.get("id", "")
@@ -87,7 +82,6 @@ def intent_state(intent) -> IntentState:
         amount_received=major(intent.get("amount_received") or 0, intent["currency"]),
         currency=intent["currency"].upper(),
         payment_method=payment_method,
-        decline_code=(error.get("decline_code") or error.get("code") or "") if error else "",
     )
 
 
@@ -297,7 +291,6 @@ class StripeGateway:
                     method="card",
                     reference=state.id,
                     intent_id=state.id,
-                    decline_code=state.decline_code,
                 )
             )
         return results
