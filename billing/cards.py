@@ -302,12 +302,13 @@ def _ask_for_authentication(payment: Payment, invoice: Invoice) -> None:
 
 def charge_results_apply(*, payments: list[Payment], results: list[ChargeResult]) -> None:
     """After a gateway charged attempts (renewals, off-session retries): each result moves its payment."""
-    for payment, result in zip(payments, results, strict=True):
-        payment_id = (
-            Payment.objects.filter(idempotency_key=payment.idempotency_key)
-            .values_list("pk", flat=True)
-            .first()
+    stored = dict(
+        Payment.objects.filter(idempotency_key__in=[p.idempotency_key for p in payments]).values_list(
+            "idempotency_key", "pk"
         )
+    )
+    for payment, result in zip(payments, results, strict=True):
+        payment_id = stored.get(payment.idempotency_key)
         if payment_id is None:
             continue
         if result.intent_id:
@@ -882,15 +883,14 @@ def sweep(*, now: datetime | None = None) -> dict:
     ).values_list("pk", flat=True)[:500]:
         report["abandoned"] += _abandon_pending_passes(payment_id, now)
     report["charged"] = charge_uncharged(gateway=default_gateway(), before=old)
-    for refund_id in Refund.objects.filter(status=Refund.Status.PENDING, created_at__lte=old).values_list(
-        "pk", flat=True
-    )[:500]:
-        refund = Refund.objects.get(pk=refund_id)
-        if not refund.refund_id:
+    for refund_id, stripe_refund_id in Refund.objects.filter(
+        status=Refund.Status.PENDING, created_at__lte=old
+    ).values_list("pk", "refund_id")[:500]:
+        if not stripe_refund_id:
             refund_submit(refund_id=refund_id)
         else:
             try:
-                refund_apply(remote=edge.refund_retrieve(refund.refund_id), refund_pk=refund_id)
+                refund_apply(remote=edge.refund_retrieve(stripe_refund_id), refund_pk=refund_id)
             except stripe.StripeError:
                 logger.exception("refund not refreshed", extra={"refund": refund_id})
                 continue
@@ -907,11 +907,12 @@ def _abandon_pending_passes(payment_id: int, now: datetime) -> int:
         return 0
     count = 0
     with transaction.atomic():
-        for pass_obj in Pass.objects.select_for_update().filter(
-            periods__invoice=payment.invoice, status=PassStatus.PENDING
-        ):
-            if payment.invoice.payments.filter(status=PaymentStatus.SUCCEEDED).exists():
-                continue
+        pending = Pass.objects.filter(periods__invoice=payment.invoice, status=PassStatus.PENDING)
+        passes = list(pending.select_for_update())
+        # Read under the passes' locks: a payment that succeeded meanwhile keeps them.
+        if payment.invoice.payments.filter(status=PaymentStatus.SUCCEEDED).exists():
+            return 0
+        for pass_obj in passes:
             services.pass_transition(pass_obj, PassStatus.CANCELLED)
             Pass.objects.filter(pk=pass_obj.pk).update(auto_renew=False, ended_on=now.date())
             if not payment.invoice.credit_notes.exists():
