@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from community.models import CommunityProfile, EventKind, PostKind
+from community.services import VISIBILITY_FIELDS
 from spaces import localtime
 from spaces import selectors as space_selectors
 
@@ -41,17 +42,7 @@ class CommunitySettingsForm(forms.ModelForm):
 
     class Meta:
         model = CommunityProfile
-        fields = [
-            "show_photo",
-            "show_profession",
-            "show_skills",
-            "show_bio",
-            "show_company",
-            "show_website",
-            "show_spaces",
-            "spaces",
-            "digest_enabled",
-        ]
+        fields = [*VISIBILITY_FIELDS, "spaces", "digest_enabled"]
         widgets = {"spaces": forms.CheckboxSelectMultiple}
 
     def __init__(self, *args, opted_in: bool, **kwargs):
@@ -123,9 +114,6 @@ class FulfilForm(forms.Form):
     def __init__(self, *args, helpers: list[tuple[int, str]], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["helpers"].choices = [(str(pk), name) for pk, name in helpers]
-
-    def clean_helpers(self) -> list[int]:
-        return [int(pk) for pk in self.cleaned_data["helpers"]]
 
 
 class EventForm(forms.Form):

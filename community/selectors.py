@@ -25,7 +25,6 @@ from community.models import (
 from members import selectors as member_selectors
 from members.models import Member, Skill, User, skill_key
 from spaces import localtime
-from spaces import selectors as space_selectors
 from spaces.models import Space
 
 DIRECTORY_PAGE = 24
@@ -59,7 +58,7 @@ class Card:
 
 
 def _card(member: Member, *, full: bool = True) -> Card:
-    profile = getattr(member.user, "_profile", None) or DEFAULT_PROFILE
+    profile = profile_of(member)
     card = Card(member_id=member.pk, name=member.name, thanks=getattr(member, "thanks_count", 0))
     if profile.show_profession:
         card.profession = member.profession
@@ -90,7 +89,7 @@ def _with_cards(queryset: QuerySet[Member]) -> QuerySet[Member]:
     )
 
 
-def _profile_of(member: Member) -> CommunityProfile:
+def profile_of(member: Member) -> CommunityProfile:
     try:
         return member.user.community_profile
     except CommunityProfile.DoesNotExist:
@@ -98,11 +97,7 @@ def _profile_of(member: Member) -> CommunityProfile:
 
 
 def _cards(members, *, full: bool = True) -> list[Card]:
-    cards = []
-    for member in members:
-        member.user._profile = _profile_of(member)
-        cards.append(_card(member, full=full))
-    return cards
+    return [_card(member, full=full) for member in members]
 
 
 @dataclass
@@ -134,34 +129,27 @@ def directory_search(
     total = matched.count()
     pages = max(1, -(-total // DIRECTORY_PAGE))
     page = min(max(1, page), pages)
-    thanks = (
-        Thanks.objects.filter(helper_id=OuterRef("user_id"))
-        .values("helper_id")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    rows = _with_cards(matched).annotate(thanks_count=_coalesce(thanks)).order_by("display_name", "pk")
+    rows = _with_cards(matched).annotate(thanks_count=_thanks_count()).order_by("display_name", "pk")
     start = (page - 1) * DIRECTORY_PAGE
     return DirectoryPage(
         cards=_cards(rows[start : start + DIRECTORY_PAGE]), total=total, page=page, pages=pages
     )
 
 
-def _coalesce(subquery):
-    return Coalesce(Subquery(subquery, output_field=IntegerField()), Value(0))
-
-
-def directory_card(*, member_id: int) -> Card | None:
+def _thanks_count():
     thanks = (
         Thanks.objects.filter(helper_id=OuterRef("user_id"))
         .values("helper_id")
         .annotate(n=Count("pk"))
         .values("n")
     )
-    member = (
-        _with_cards(directory_members().filter(pk=member_id)).annotate(thanks_count=_coalesce(thanks)).first()
-    )
-    return _cards([member])[0] if member else None
+    return Coalesce(Subquery(thanks, output_field=IntegerField()), Value(0))
+
+
+def directory_card(*, member_id: int) -> Card | None:
+    members = _with_cards(directory_members().filter(pk=member_id))
+    member = members.annotate(thanks_count=_thanks_count()).first()
+    return _card(member) if member else None
 
 
 def skill_suggestions(*, limit: int = 300) -> QuerySet[Skill]:
@@ -169,10 +157,6 @@ def skill_suggestions(*, limit: int = 300) -> QuerySet[Skill]:
     nothing of the members who hide theirs or stay out."""
     shown = directory_members().exclude(_hides("show_skills"))
     return Skill.objects.filter(members__in=shown).distinct().order_by("name")[:limit]
-
-
-def directory_spaces() -> QuerySet[Space]:
-    return space_selectors.active_spaces()
 
 
 # --- who is in ---------------------------------------------------------------------------------------

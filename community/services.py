@@ -4,7 +4,6 @@ a 500."""
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db import transaction
@@ -13,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from community import notifications
+from community import notifications, selectors
 from community.models import (
     CommunityProfile,
     EmailKind,
@@ -32,7 +31,7 @@ from community.models import (
 )
 from members import selectors as member_selectors
 from members import services as member_services
-from members.models import Member, User
+from members.models import User
 from spaces.models import Space
 
 logger = logging.getLogger(__name__)
@@ -113,38 +112,32 @@ def unsubscribe(*, user_id: int, what: str) -> bool:
     return False
 
 
-def _shows_skills(user_id: int) -> bool:
-    return not CommunityProfile.objects.filter(user_id=user_id, show_skills=False).exists()
-
-
 def skill_alerts_on_booking(*, user_id: int, space_id: int, day: date) -> list[str]:
     """A member booked a day at a space: the members who asked to hear of someone with one of their skills
     there are owed an e-mail. Called inside the booking's transaction (coworking wires it to bookings), so
     the e-mails owed commit with the booking; one per (alert, booker, day), whatever happens twice. Only a
-    member in the directory who shows their skills is announced."""
-    booker = (
-        Member.objects.select_related("user")
-        .filter(user_id=user_id, directory_opt_in=True, erased_at__isnull=True, user__is_active=True)
-        .first()
-    )
-    if booker is None or not _shows_skills(user_id):
-        return []
-    skill_ids = list(booker.skills.values_list("pk", flat=True))
-    if not skill_ids:
-        return []
-    alerts = (
-        SkillAlert.objects.filter(skill_id__in=skill_ids, user__is_active=True)
+    member in the directory who shows their skills is announced. The alerts are read first: on most
+    bookings there are none, and that one query is all the booking pays."""
+    alerts = list(
+        SkillAlert.objects.filter(skill__members__user_id=user_id, user__is_active=True)
         .filter(Q(space_id=space_id) | Q(space__isnull=True))
         .exclude(user_id=user_id)
         .select_related("user__member", "skill")
         .order_by("pk")
     )
-    space = Space.objects.get(pk=space_id)
-    profession = (
-        booker.profession
-        if not CommunityProfile.objects.filter(user_id=user_id, show_profession=False).exists()
-        else ""
+    if not alerts:
+        return []
+    booker = (
+        selectors.directory_members()
+        .select_related("user__community_profile")
+        .filter(user_id=user_id)
+        .first()
     )
+    profile = selectors.profile_of(booker) if booker is not None else None
+    if booker is None or not profile.show_skills:
+        return []
+    space = Space.objects.get(pk=space_id)
+    profession = booker.profession if profile.show_profession else ""
     emails = [
         notifications.build(
             user=alert.user,
@@ -212,7 +205,7 @@ def post_message(*, post: Post, sender: User, body: str) -> PostMessage:
     if not body:
         raise CommunityError(_("Write a message."))
     message = PostMessage.objects.create(post=post, sender=sender, body=body)
-    author = User.objects.select_related("member").get(pk=post.author_id)
+    author = post.author
     sender_name = sender.member.name
     notifications.record(
         [
@@ -274,21 +267,11 @@ def post_set_hidden(*, post: Post, hidden: bool, by: User) -> Post:
     return post
 
 
-@dataclass(frozen=True)
-class DigestPost:
-    pk: int
-    title: str
-    kind: str
-    skills: tuple[str, ...]
-
-
 def digests_record(*, now: datetime) -> int:
     """The weekly digest: to each member who has skills and has not unsubscribed, the posts of the last
     7 days that ask for or offer one of their skills, on the network's board or a space they use. One
     e-mail per member and ISO week (its key), so a second run, or a run after a crash, sends nothing
     twice. Chunked: each chunk of members commits on its own. Returns how many were recorded."""
-    from community import selectors
-
     year, week, _weekday = now.isocalendar()
     today = timezone.localdate(now)
     recent = list(
@@ -299,7 +282,8 @@ def digests_record(*, now: datetime) -> int:
     )
     if not recent:
         return 0
-    wanted_skill_ids = {skill.pk for post in recent for skill in post.skills.all()}
+    skill_ids_of_post = {post.pk: {skill.pk for skill in post.skills.all()} for post in recent}
+    wanted_skill_ids = set().union(*skill_ids_of_post.values())
     opted_out = CommunityProfile.objects.filter(digest_enabled=False).values("user_id")
     users = (
         User.objects.filter(
@@ -325,7 +309,7 @@ def digests_record(*, now: datetime) -> int:
                 post
                 for post in recent
                 if post.author_id != user.pk
-                and mine & {skill.pk for skill in post.skills.all()}
+                and mine & skill_ids_of_post[post.pk]
                 and (post.space_id is None or not spaces or post.space_id in spaces)
             ]
             if not posts:
@@ -365,9 +349,11 @@ def event_create(*, by: User, space, data: dict, now: datetime) -> Event:
 
 
 def _event_decided_email(event: Event) -> None:
-    if event.created_by is None or manages(event.created_by, event.space_id):
+    if event.created_by_id is None:
         return
     creator = User.objects.select_related("member").get(pk=event.created_by_id)
+    if manages(creator, event.space_id):
+        return
     notifications.record(
         [
             notifications.build(

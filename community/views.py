@@ -225,15 +225,11 @@ def _post_or_404(request, post_id: int) -> Post:
 def _post_page(request, post, *, message_form=None, report_form=None, status=200):
     is_author = post.author_id == request.user.pk
     thread = (
-        post.messages.select_related("sender__member")
+        list(post.messages.select_related("sender__member"))
         if is_author
         else post.messages.filter(sender=request.user)
     )
-    helpers = (
-        {m.sender_id: m.sender.member.name for m in post.messages.select_related("sender__member")}
-        if is_author
-        else {}
-    )
+    helpers = {m.sender_id: m.sender.member.name for m in thread} if is_author else {}
     return render(
         request,
         "community/post.html",
@@ -460,8 +456,9 @@ def proposal_add(request, event_id: int):
 @login_required
 @require_POST
 def proposal_vote(request, proposal_id: int):
-    proposal = get_object_or_404(TalkProposal.objects.select_related("event"), pk=proposal_id)
+    proposal = get_object_or_404(TalkProposal, pk=proposal_id)
     event = _event_or_404(request, proposal.event_id)
+    proposal.event = event
     try:
         services.proposal_vote(proposal=proposal, user=request.user)
     except services.CommunityError as exc:
