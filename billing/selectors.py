@@ -30,6 +30,7 @@ from billing.models import (
     PlanKind,
 )
 from spaces.models import Space
+from spaces.prepared import PreparedQuery
 
 
 @dataclass(frozen=True)
@@ -123,11 +124,9 @@ def _covers(row: dict, space: Space, day: date) -> bool:
     return row["holds_day"] or (renews and row["anchor_date"] <= day)
 
 
-def desk_decision(*, member_id: int, space: Space, day: date, dedicated: bool) -> DeskDecision:
-    """One query for the member's passes (suspension and coverage), a second only when a day credit is
-    needed: this runs on every desk booking."""
+def _passes_for_desk(member_id: int, day: date) -> QuerySet:
     holds_day = PassPeriod.objects.filter(pass_obj=OuterRef("pk"), start_date__lte=day, end_date__gte=day)
-    rows = list(
+    return (
         Pass.objects.filter(member_id=member_id, status__in=(*USABLE_STATUSES, PassStatus.SUSPENDED))
         .annotate(holds_day=Exists(holds_day))
         .order_by("pk")
@@ -143,6 +142,16 @@ def desk_decision(*, member_id: int, space: Space, day: date, dedicated: bool) -
             "holds_day",
         )
     )
+
+
+# Every desk booking runs it: its SQL is built once (spaces.prepared).
+_PASSES_FOR_DESK = PreparedQuery(_passes_for_desk, member_id=int, day=date)
+
+
+def desk_decision(*, member_id: int, space: Space, day: date, dedicated: bool) -> DeskDecision:
+    """One query for the member's passes (suspension and coverage), a second only when a day credit is
+    needed: this runs on every desk booking."""
+    rows = _PASSES_FOR_DESK.fetch(member_id=member_id, day=day)
     if any(row["status"] == PassStatus.SUSPENDED for row in rows):
         return DeskDecision("suspended")
     covering = [row for row in rows if _covers(row, space, day)]

@@ -37,7 +37,7 @@ _SPLIT = re.compile(f"({re.escape(CSRF_PLACEHOLDER)}|{re.escape(MESSAGES_MARKER)
 Parts = tuple[bytes, ...]
 
 
-class _LocalLRU:
+class LocalLRU:
     """Entries live until evicted, or until `expires` (a Unix time) for those given one."""
 
     def __init__(self, size: int) -> None:
@@ -72,7 +72,7 @@ class _LocalLRU:
 
 
 # A few MB per process at most (pages of a 300-desk space are about 130 KB); 0 turns this level off.
-local_pages = _LocalLRU(getattr(settings, "PAGE_CACHE_LOCAL_ENTRIES", 64))
+local_pages = LocalLRU(getattr(settings, "PAGE_CACHE_LOCAL_ENTRIES", 64))
 
 
 def render_cacheable(request, template: str, context: dict) -> str:

@@ -1,6 +1,7 @@
 """Reads on bookings: the availability of a space for a day and a member's bookings. Each runs a fixed
 number of queries, whatever the number of resources or bookings."""
 
+import copy
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -9,12 +10,17 @@ from django.db.models import QuerySet
 
 from bookings.availability_cache import setup_version
 from bookings.models import Booking, BookingStatus
+from bookings.page_cache import LocalLRU
 from spaces import localtime
 from spaces import selectors as space_selectors
 from spaces.models import DESK_KINDS, Resource, ResourceKind, Space
+from spaces.prepared import PreparedQuery
 
 FREE, TAKEN, PAST, CLOSED = "free", "taken", "past", "closed"
 SETUP_TIMEOUT = 3600
+# What is cached under a setup version never changes under that version (a change makes a new one), so
+# each process keeps the entries it read, and the booking path reads from the shared cache only the version.
+setup_entries = LocalLRU(1024)
 
 
 @dataclass
@@ -102,6 +108,19 @@ def _state(
     return Cell(FREE)
 
 
+def _day_bookings(*, space_id: int, eve: date, day: date, start: datetime, end: datetime) -> QuerySet:
+    return (
+        Booking.objects.active()
+        .filter(space_id=space_id, local_date__range=(eve, day))
+        .overlapping(start, end)
+        .values_list("pk", "resource_id", "member_id", "start", "end")
+    )
+
+
+# The first page after every booking runs it: its SQL is built once (spaces.prepared).
+_DAY_BOOKINGS = PreparedQuery(_day_bookings, space_id=int, eve=date, day=date, start=datetime, end=datetime)
+
+
 def availability_for_day(*, space: Space, day: date, now: datetime) -> DayAvailability:
     """Every active resource of the space, grouped by zone, with its state for the day (five queries)."""
     tz = space.tz
@@ -119,12 +138,8 @@ def availability_for_day(*, space: Space, day: date, now: datetime) -> DayAvaila
     # Every booking lies within the local day it starts on, so those overlapping `day` started on it
     # (or, for a room booked until midnight, the day before): the (space, local_date) index narrows the
     # scan to them, whatever the size of the space's history.
-    for pk, resource_id, member_id, start, end in (
-        Booking.objects.filter(
-            space=space, status=BookingStatus.CONFIRMED, local_date__range=(day - timedelta(days=1), day)
-        )
-        .overlapping(bounds.start, bounds.end)
-        .values_list("pk", "resource_id", "member_id", "start", "end")
+    for pk, resource_id, member_id, start, end in _DAY_BOOKINGS.fetch(
+        space_id=space.pk, eve=day - timedelta(days=1), day=day, start=bounds.start, end=bounds.end
     ):
         by_resource.setdefault(resource_id, []).append((pk, member_id, start, end))
 
@@ -178,7 +193,11 @@ def day_setup(space: Space, day: date):
     booking reads only that day's bookings."""
     version = setup_version(space.pk)
     key = f"availability:setup:{space.pk}:{version}:{day.isoformat()}"
-    cached = cache.get(key)
+    cached = setup_entries.get(key)
+    if cached is None:
+        cached = cache.get(key)
+        if cached is not None:
+            setup_entries.put(key, cached)
     if cached is not None:
         opens, closes, closure_reason, rows = cached
         return space_selectors.DaySchedule(space, day, opens, closes, closure_reason), rows
@@ -197,12 +216,16 @@ def resource_of_space(space: Space, resource_id: int) -> Resource | None:
     resource. Cached under the space's setup version, which every change to a resource bumps: a booking
     POST then reads no resource row."""
     key = f"availability:resource:{space.pk}:{setup_version(space.pk)}:{resource_id}"
-    resource = cache.get(key)
+    resource = setup_entries.get(key)
     if resource is None:
-        resource = Resource.objects.filter(pk=resource_id, space=space).order_by().first()
+        resource = cache.get(key)
         if resource is None:
-            return None
-        cache.set(key, resource, SETUP_TIMEOUT)  # before the space is attached: it is not stored with it
+            resource = Resource.objects.filter(pk=resource_id, space=space).order_by().first()
+            if resource is None:
+                return None
+            cache.set(key, resource, SETUP_TIMEOUT)  # before the space is attached: it is not stored with it
+        setup_entries.put(key, resource)
+    resource = copy.copy(resource)  # the process's entry stays as stored; this request's copy gets its space
     resource.space = space
     return resource
 

@@ -18,6 +18,7 @@ from members.models import User
 from spaces import localtime
 from spaces import services as space_services
 from spaces.models import Closure, Resource, ResourceKind, Space
+from spaces.prepared import PreparedQuery
 
 logger = logging.getLogger(__name__)
 DESK_PARTS = (DayPart.FULL_DAY, DayPart.MORNING, DayPart.AFTERNOON)
@@ -136,6 +137,21 @@ def _check_rules(slot: Slot, *, now: datetime) -> None:
             raise BookingError("too_long", minutes=resource.max_booking_minutes)
 
 
+def _rivals(*, resource_id: int, start: datetime, end: datetime, member_id: int | None = None) -> QuerySet:
+    """The resources of the confirmed bookings in [start, end) that forbid the booking: the resource
+    itself taken, or, for a desk (member_id given), any desk the member already holds then."""
+    rivals = Q(resource_id=resource_id)
+    if member_id is not None:
+        rivals |= Q(member_id=member_id, is_desk=True)
+    overlapping = Booking.objects.active().overlapping(start, end)
+    return overlapping.filter(rivals).values_list("resource_id", flat=True)
+
+
+# Run inside every booking's transaction: their SQL is built once (spaces.prepared).
+_ROOM_RIVALS = PreparedQuery(_rivals, resource_id=int, start=datetime, end=datetime)
+_DESK_RIVALS = PreparedQuery(_rivals, resource_id=int, start=datetime, end=datetime, member_id=int)
+
+
 def booking_create(*, member: User, slot: Slot, now: datetime, booked_by: User | None = None) -> Booking:
     """Book a slot for a member, or raise BookingError. Safe under concurrency on both databases."""
     _check_rules(slot, now=now)
@@ -179,15 +195,12 @@ def _insert(*, member: User, slot: Slot, booked_by: User | None, now: datetime, 
                 .values_list("pk", flat=True)
             )
         # One query for both conflicts: the resource taken, or (for a desk) the member holding one.
-        rivals = Q(resource=slot.resource)
         if slot.resource.is_desk:
-            rivals |= Q(member=member, is_desk=True)
-        held = list(
-            Booking.objects.active()
-            .overlapping(slot.start, slot.end)
-            .filter(rivals)
-            .values_list("resource_id", flat=True)
-        )
+            held = _DESK_RIVALS.fetch(
+                resource_id=slot.resource.pk, start=slot.start, end=slot.end, member_id=member.pk
+            )
+        else:
+            held = _ROOM_RIVALS.fetch(resource_id=slot.resource.pk, start=slot.start, end=slot.end)
         if slot.resource.pk in held:
             raise BookingError("slot_taken")
         if held:
@@ -215,7 +228,7 @@ def _insert(*, member: User, slot: Slot, booked_by: User | None, now: datetime, 
                 space_id=booking.space_id,
                 after=_booking_facts(booking),
             )
-        _after_commit(booking, notify="confirmation")
+        _after_commit(booking)
     return booking
 
 
@@ -326,7 +339,7 @@ def booking_cancel(*, booking: Booking, by: User, now: datetime, reason: str = "
                 after={"status": BookingStatus.CANCELLED},
                 note=reason,
             )
-        _after_commit(booking, notify="cancellation")
+        _after_commit(booking)
     logger.info(
         "booking cancelled", extra={"booking_id": booking.pk, "by_manager": as_manager and not is_owner}
     )
@@ -422,14 +435,14 @@ def space_close(
     return closure, cancelled
 
 
-def _after_commit(booking: Booking, *, notify: str) -> None:
+def _after_commit(booking: Booking) -> None:
     from bookings import tasks
 
-    space_id, booking_id = booking.space_id, booking.pk
+    space_id = booking.space_id
     transaction.on_commit(lambda: bump_availability_version(space_id))
-    task = tasks.send_booking_confirmation if notify == "confirmation" else tasks.send_cancellation_notice
-    # The pending flag is already stored with the booking: if the broker is down, the sweep sends it.
-    transaction.on_commit(lambda: tasks.enqueue(task, booking_id))
+    # The e-mail owed is already flagged on the booking's row: the flush sends it, or, if the broker is
+    # down, the sweep.
+    transaction.on_commit(tasks.enqueue_flush)
 
 
 def calendar_feed_token(*, member: User, regenerate: bool = False) -> str:

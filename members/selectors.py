@@ -2,10 +2,16 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from members.models import Member, Skill, User
+from spaces.prepared import PreparedQuery
+
+# Every booking reads the booker's profile: its SQL is built once (spaces.prepared).
+_MEMBER_OF_USER = PreparedQuery(lambda user_id: Member.objects.filter(user_id=user_id)[:1], user_id=int)
 
 
 def member_for_user(*, user: User) -> Member:
-    member = Member.objects.get(user_id=user.pk)
+    member = _MEMBER_OF_USER.first(user_id=user.pk)
+    if member is None:
+        raise Member.DoesNotExist(f"user {user.pk} has no member profile")
     member.user = user  # the caller's instance: no second read of the user
     return member
 

@@ -1,19 +1,21 @@
 import pytest
 from django.core.cache import cache
 
-from bookings import page_cache
+from bookings import page_cache, selectors
 from tests import factories
 
 
 @pytest.fixture(autouse=True)
 def _clean_cache():
-    # Rate limits and cached pages live in the cache (and pages in each process's own copy too): every
-    # test starts from empty ones.
+    # Rate limits and cached pages live in the cache (and pages and setup entries in each process's own
+    # copy too): every test starts from empty ones.
     cache.clear()
     page_cache.local_pages.clear()
+    selectors.setup_entries.clear()
     yield
     cache.clear()
     page_cache.local_pages.clear()
+    selectors.setup_entries.clear()
 
 
 @pytest.fixture

@@ -141,12 +141,12 @@ def test_made_up_query_strings_are_served_but_not_stored(client, desk):
 
 
 def test_the_local_level_keeps_only_its_most_recent_pages():
-    lru = page_cache._LocalLRU(2)
+    lru = page_cache.LocalLRU(2)
     for key in "abc":
         lru.put(key, (key.encode(),))
     assert lru.get("a") is None
     assert lru.get("c") == (b"c",)
-    off = page_cache._LocalLRU(0)
+    off = page_cache.LocalLRU(0)
     off.put("a", (b"a",))
     assert off.get("a") is None
 

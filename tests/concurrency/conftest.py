@@ -23,6 +23,7 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
+from bookings import services
 from bookings.models import Booking, BookingQuerySet
 from spaces import localtime
 from tests.factories import ResourceFactory, SpaceFactory, UserFactory, ZoneFactory
@@ -220,6 +221,10 @@ def without_guard(without_exclusion_constraints, monkeypatch):
         return overlapping(self, start, end).filter(created_at__lt=clock.started)
 
     monkeypatch.setattr(BookingQuerySet, "overlapping", overlapping_before_round)
+    # The service runs its rivals check with SQL built once (spaces.prepared): here it is built from the
+    # patched QuerySet on every call instead.
+    for prepared in (services._DESK_RIVALS, services._ROOM_RIVALS):
+        monkeypatch.setattr(prepared, "fetch", lambda prepared=prepared, **kw: list(prepared.build(**kw)))
     return clock
 
 

@@ -1,0 +1,172 @@
+"""Queries whose SQL is built once: the ORM writes it, and later calls only put in new values.
+
+Turning a QuerySet into SQL costs far more than running it does when the query is an indexed lookup: on the
+booking POST, compiling its handful of reads took most of the request, the database a few percent. A
+PreparedQuery builds its QuerySet once per database (with stand-in values), compiles it, notes where each
+stand-in landed among the SQL parameters and how the backend adapted it, and from then on runs the stored SQL
+with the caller's values in those places. The SQL still comes from the models, so it follows their changes;
+the results go through the same converters as the ORM's own (dates on SQLite, decimals, booleans).
+
+What fits: the QuerySet's shape must not depend on the values (the builder is called once, with stand-ins),
+and each value must reach the SQL as a parameter (equality, ranges, comparisons; not `__in` with a list,
+whose length is part of the SQL, nor a value folded into the SQL text). A value that does not reach the
+parameters as one stand-in is an error at the first call, so a test that runs the query catches it.
+
+This module is in spaces, the app every other app may import (DESIGN.md's dependency direction).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import QuerySet
+from django.db.models.query import (
+    FlatValuesListIterable,
+    ModelIterable,
+    ValuesIterable,
+    ValuesListIterable,
+)
+
+# Stand-ins no real query carries: one per parameter of the query, distinct from each other.
+_KINDS: dict[type, Callable[[int], Any]] = {
+    int: lambda i: 1_987_654_301 + i,
+    str: lambda i: f"prepared-stand-in-{i}-7c1f",
+    date: lambda i: date(1901, 2, 3 + i),
+    datetime: lambda i: datetime(1901, 2, 3, 4, 5, 6, 7001 + i, tzinfo=UTC),
+}
+
+
+def _identity(value):
+    return value
+
+
+@dataclass(frozen=True)
+class _Plan:
+    sql: str
+    params: tuple
+    slots: tuple[tuple[int, str, Callable[[Any], Any]], ...]  # (position, argument, adapt)
+    converters: tuple[tuple[int, tuple, Any], ...]  # (column, converter functions, expression)
+    shape: str  # "flat", "tuples", "dicts" or "instances"
+    names: tuple[str, ...]
+    model: Any
+
+
+class PreparedQuery:
+    """`PreparedQuery(build, member_id=int, day=date)` where `build(member_id=..., day=...)` returns a
+    QuerySet of values(), values_list() (flat or not) or plain model instances (no select_related,
+    prefetch, annotation or deferred field). `query.fetch(member_id=7, day=d)` returns a list of what that
+    QuerySet would yield; `query.first(...)` the first item or None."""
+
+    def __init__(self, build: Callable[..., QuerySet], using: str = DEFAULT_DB_ALIAS, **kinds: type):
+        unknown = {name: kind for name, kind in kinds.items() if kind not in _KINDS}
+        if unknown:
+            raise ImproperlyConfigured(f"PreparedQuery: no stand-in for {unknown}")
+        self.build, self.using, self.kinds = build, using, kinds
+        self._plans: dict[tuple[str, str], _Plan] = {}
+
+    def _compile(self, connection) -> _Plan:
+        stand_ins = {name: _KINDS[kind](i) for i, (name, kind) in enumerate(self.kinds.items())}
+        queryset = self.build(**stand_ins)
+        shape, model, names = self._shape(queryset)
+        if shape == "instances":
+            queryset = queryset.values_list(*names)
+        compiler = queryset.query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+        ops = connection.ops
+        adapters = {
+            int: (_identity,),
+            str: (_identity,),
+            date: (_identity, ops.adapt_datefield_value),
+            datetime: (_identity, ops.adapt_datetimefield_value),
+        }
+        slots, found = [], set()
+        for position, param in enumerate(params):
+            for name, stand_in in stand_ins.items():
+                adapt = next((f for f in adapters[self.kinds[name]] if _same(f(stand_in), param)), None)
+                if adapt is not None:
+                    slots.append((position, name, adapt))
+                    found.add(name)
+        missing = set(stand_ins) - found
+        if missing:
+            raise ImproperlyConfigured(
+                f"PreparedQuery: {sorted(missing)} did not reach the SQL as a parameter: {sql}"
+            )
+        columns = [column[0] for column in compiler.select[: compiler.col_count]]
+        converters = tuple(
+            (position, tuple(functions), expression)
+            for position, (functions, expression) in compiler.get_converters(columns).items()
+        )
+        return _Plan(sql, tuple(params), tuple(slots), converters, shape, tuple(names), model)
+
+    @staticmethod
+    def _shape(queryset: QuerySet) -> tuple[str, Any, list[str]]:
+        query, iterable = queryset.query, queryset._iterable_class
+        if iterable is ModelIterable:
+            if (
+                query.select_related
+                or queryset._prefetch_related_lookups
+                or query.annotation_select
+                or query.deferred_loading != (frozenset(), True)
+                or query.extra_select
+            ):
+                raise ImproperlyConfigured("PreparedQuery: model instances without joins, extras or deferral")
+            model = queryset.model
+            return "instances", model, [field.attname for field in model._meta.concrete_fields]
+        names = [*query.extra_select, *query.values_select, *query.annotation_select]
+        fields = list(queryset._fields or names)
+        if iterable in (ValuesListIterable, FlatValuesListIterable) and fields != names:
+            raise ImproperlyConfigured(f"PreparedQuery: name the columns in select order: {names}")
+        if iterable is FlatValuesListIterable:
+            return "flat", None, names
+        if iterable is ValuesListIterable:
+            return "tuples", None, names
+        if iterable is ValuesIterable:
+            return "dicts", None, names
+        raise ImproperlyConfigured(f"PreparedQuery: unsupported QuerySet kind {iterable.__name__}")
+
+    def plan(self) -> _Plan:
+        connection = connections[self.using]
+        key = (connection.alias, connection.vendor)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._compile(connection)
+        return plan
+
+    def fetch(self, **values) -> list:
+        plan, connection = self.plan(), connections[self.using]
+        params = list(plan.params)
+        for position, name, adapt in plan.slots:
+            params[position] = adapt(values[name])
+        with connection.cursor() as cursor:
+            cursor.execute(plan.sql, params)
+            rows = cursor.fetchall()
+        if plan.converters:
+            rows = [_convert(row, plan.converters, connection) for row in rows]
+        if plan.shape == "flat":
+            return [row[0] for row in rows]
+        if plan.shape == "tuples":
+            return [tuple(row) for row in rows]
+        if plan.shape == "dicts":
+            return [dict(zip(plan.names, row, strict=True)) for row in rows]
+        return [plan.model.from_db(connection.alias, plan.names, row) for row in rows]
+
+    def first(self, **values):
+        rows = self.fetch(**values)
+        return rows[0] if rows else None
+
+
+def _same(adapted, param) -> bool:
+    return type(adapted) is type(param) and adapted == param
+
+
+def _convert(row, converters, connection) -> list:
+    row = list(row)
+    for position, functions, expression in converters:
+        value = row[position]
+        for function in functions:
+            value = function(value, expression, connection)
+        row[position] = value
+    return row
