@@ -370,7 +370,7 @@ def create_sessions(user_ids: list[int]) -> list[str]:
                 user = users[user_id]
                 session = SessionStore()
                 session[SESSION_KEY] = str(user.pk)
-                session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+                session[BACKEND_SESSION_KEY] = "members.auth.ModelBackend"
                 session[HASH_SESSION_KEY] = user.get_session_auth_hash()
                 session.create()
                 keys.append(session.session_key)

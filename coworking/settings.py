@@ -158,9 +158,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Django's and allauth's backends, reading the signed-in user with SQL built once (members/auth.py).
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "members.auth.ModelBackend",
+    "members.auth.AccountBackend",
 ]
 
 # Accounts (django-allauth): e-mail is the login; verification is mandatory in production.
