@@ -1,11 +1,13 @@
 """Booking e-mails. The booking row records that an e-mail is owed (in the same transaction as the
 change); these tasks claim that flag with a conditional update, send, and give the claim back if sending
-fails, so an e-mail is sent once even when the fast path and the sweep both run."""
+fails, so an e-mail is sent once even when the fast path and the sweep both run. The fast path is one
+flush of everything owed, queued after commit unless one is already waiting (enqueue_flush)."""
 
 import logging
 from datetime import timedelta
 
 from celery import shared_task
+from django.core.cache import cache
 from django.utils import timezone
 
 from bookings import notifications
@@ -16,14 +18,28 @@ SWEEP_GRACE = timedelta(minutes=2)  # leave the on-commit fast path time to do i
 SWEEP_CHUNK = 200
 
 
-def enqueue(task, booking_id: int) -> None:
-    """Send a task after commit; a broker outage is logged, not raised: the sweep will catch up."""
+# Set while a flush of the owed e-mails is queued and has not started (see enqueue_flush).
+FLUSH_QUEUED_KEY = "bookings:notifications:flush-queued"
+FLUSH_QUEUED_TIMEOUT = 300  # a lost message delays e-mails by this at most (then the sweep catches up)
+
+
+def enqueue_flush() -> None:
+    """After the commit of a booking or cancellation that owes an e-mail: make sure a flush is queued.
+
+    While one is queued and has not started, it will see this booking's flag: the flush clears the mark
+    before it reads the flags, and this runs after the booking committed. So a mark already set means
+    nothing more to publish, and under load one message carries the e-mails of every booking made while
+    it waited. A broker outage is logged, not raised: the sweep will catch up."""
     try:
-        task.delay(booking_id)
+        if not cache.add(FLUSH_QUEUED_KEY, True, FLUSH_QUEUED_TIMEOUT):
+            return
+        send_owed_notifications.delay()
     except Exception:
-        logger.warning(
-            "broker unavailable, the sweep will send it", extra={"booking_id": booking_id}, exc_info=True
-        )
+        logger.warning("broker unavailable, the sweep will send the e-mails owed", exc_info=True)
+        try:
+            cache.delete(FLUSH_QUEUED_KEY)  # the next booking tries again
+        except Exception:
+            logger.warning("cache unavailable", exc_info=True)
 
 
 def _claim_and_send(booking_id: int, *, flag: str, send, status: str | None) -> bool:
@@ -41,6 +57,44 @@ def _claim_and_send(booking_id: int, *, flag: str, send, status: str | None) -> 
     return True
 
 
+def _send_owed(*, created_before=None) -> tuple[int, bool]:
+    """Send the e-mails still owed, a chunk per kind; (sent, whether a chunk was full)."""
+    sent, full = 0, False
+    for flag, send, status in (
+        ("confirmation_pending", notifications.send_confirmation, BookingStatus.CONFIRMED),
+        ("cancellation_notice_pending", notifications.send_cancellation, None),
+    ):
+        owed = Booking.objects.filter(**{flag: True})
+        if created_before is not None:
+            owed = owed.filter(created_at__lt=created_before)
+        ids = list(owed.order_by("pk").values_list("pk", flat=True)[:SWEEP_CHUNK])
+        full = full or len(ids) == SWEEP_CHUNK
+        for booking_id in ids:
+            try:
+                sent += _claim_and_send(booking_id, flag=flag, send=send, status=status)
+            except Exception:
+                logger.exception("booking e-mail failed", extra={"booking_id": booking_id})
+    return sent, full
+
+
+@shared_task(name="bookings.send_owed_notifications")
+def send_owed_notifications() -> int:
+    """The fast path: the confirmations and cancellation notices owed now, right after their commits."""
+    cache.delete(FLUSH_QUEUED_KEY)  # first: a booking committed from here on queues another flush
+    sent, full = _send_owed()
+    if full:
+        enqueue_flush()  # more than a chunk was waiting: the rest in a message of its own
+    return sent
+
+
+@shared_task(name="bookings.sweep_notifications")
+def sweep_notifications() -> int:
+    """Send every e-mail still owed (a broker outage, a worker that died): catch-up, safe to run twice."""
+    return _send_owed(created_before=timezone.now() - SWEEP_GRACE)[0]
+
+
+# Messages queued by the release before send_owed_notifications may still be in the broker when it is
+# deployed: these tasks keep consuming them (the claim makes them safe to run beside a flush).
 @shared_task(
     name="bookings.send_booking_confirmation", autoretry_for=(OSError,), retry_backoff=True, max_retries=5
 )
@@ -60,25 +114,3 @@ def send_cancellation_notice(booking_id: int) -> bool:
     return _claim_and_send(
         booking_id, flag="cancellation_notice_pending", send=notifications.send_cancellation, status=None
     )
-
-
-@shared_task(name="bookings.sweep_notifications")
-def sweep_notifications() -> int:
-    """Send every e-mail still owed (a broker outage, a worker that died): catch-up, safe to run twice."""
-    before = timezone.now() - SWEEP_GRACE
-    sent = 0
-    for flag, send, status in (
-        ("confirmation_pending", notifications.send_confirmation, BookingStatus.CONFIRMED),
-        ("cancellation_notice_pending", notifications.send_cancellation, None),
-    ):
-        ids = list(
-            Booking.objects.filter(**{flag: True}, created_at__lt=before).values_list("pk", flat=True)[
-                :SWEEP_CHUNK
-            ]
-        )
-        for booking_id in ids:
-            try:
-                sent += _claim_and_send(booking_id, flag=flag, send=send, status=status)
-            except Exception:
-                logger.exception("booking e-mail failed", extra={"booking_id": booking_id})
-    return sent

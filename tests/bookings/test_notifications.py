@@ -59,7 +59,7 @@ def test_a_broker_outage_does_not_fail_the_booking_and_the_sweep_sends_it_later(
     def broker_down(*args, **kwargs):
         raise OSError("connection refused")
 
-    monkeypatch.setattr(tasks.send_booking_confirmation, "delay", broker_down)
+    monkeypatch.setattr(tasks.send_owed_notifications, "delay", broker_down)
     booking = book(camille, desk)
     assert mailoutbox == []
     booking.refresh_from_db()
@@ -80,7 +80,7 @@ def test_a_failed_send_is_retried_by_the_sweep(camille, desk, mailoutbox, monkey
         raise OSError("smtp down")
 
     monkeypatch.setattr(notifications, "send_confirmation", smtp_down)
-    monkeypatch.setattr(tasks.send_booking_confirmation, "delay", lambda booking_id: None)
+    monkeypatch.setattr(tasks.send_owed_notifications, "delay", lambda: None)
     booking = book(camille, desk)
     with pytest.raises(OSError, match="smtp down"):
         tasks._claim_and_send(
@@ -113,7 +113,7 @@ def test_a_cancellation_sends_a_notice_with_the_managers_reason(camille, desk, m
 def test_a_booking_cancelled_before_its_confirmation_left_gets_no_confirmation(
     camille, desk, mailoutbox, monkeypatch
 ):
-    monkeypatch.setattr(tasks.send_booking_confirmation, "delay", lambda booking_id: None)
+    monkeypatch.setattr(tasks.send_owed_notifications, "delay", lambda: None)
     booking = book(camille, desk)
     services.booking_cancel(booking=booking, by=camille, now=timezone.now())
     with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
