@@ -2,9 +2,11 @@
 erased, active; and every card built from it (`card()`) shows only the fields the member shows. Each page
 reads a bounded number of queries whatever the number of members (tests/community/test_queries.py)."""
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from django.core.cache import cache
 from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
@@ -183,6 +185,38 @@ def who_is_in(*, space: Space, now: datetime) -> list[PresentDay]:
         chosen = [members[user_id] for user_id in present.get(day, []) if user_id in members]
         result.append(PresentDay(day=day, cards=_cards(chosen, full=False)))
     return result
+
+
+ALERT_SKILLS_TIMEOUT = 3600
+
+
+def _alert_skills_version() -> str:
+    version = cache.get("community:alert-skills:version")
+    if version is None:
+        version = uuid.uuid4().hex
+        if not cache.add("community:alert-skills:version", version, ALERT_SKILLS_TIMEOUT):
+            version = cache.get("community:alert-skills:version") or version
+    return version
+
+
+def bump_alert_skills() -> None:
+    """After a skill alert is created or deleted (on commit): the summary below is read afresh."""
+    cache.set("community:alert-skills:version", uuid.uuid4().hex, ALERT_SKILLS_TIMEOUT)
+
+
+def alert_skill_ids(*, space_id: int) -> frozenset[int]:
+    """The skills someone asked to hear about at this space (or at every space). Every booking asks, so
+    the whole table's summary is cached under a version that any alert's creation or deletion changes
+    (community.signals): a booking whose space has none reads no row. A reader that built the summary
+    from rows older than a change stores it under the version the change replaced, where nobody looks."""
+    key = f"community:alert-skills:{_alert_skills_version()}"
+    summary = cache.get(key)
+    if summary is None:
+        summary = {}
+        for skill_id, alert_space_id in SkillAlert.objects.values_list("skill_id", "space_id").distinct():
+            summary.setdefault(alert_space_id or 0, set()).add(skill_id)
+        cache.set(key, summary, ALERT_SKILLS_TIMEOUT)
+    return frozenset(summary.get(space_id, ())) | frozenset(summary.get(0, ()))
 
 
 def skill_alerts_of(*, user: User) -> QuerySet[SkillAlert]:

@@ -10,9 +10,14 @@ def _skill_alerts_on_booking(*, booking) -> None:
     """Records the skill alerts a booking owes, in the booking's transaction. In a savepoint: should the
     community fail, the booking still goes through (an alert is worth less than a desk), and the error
     is logged."""
+    from community import selectors as community_selectors
     from community import services as community_services
 
     try:
+        # Most bookings owe no alert: nobody asked about any skill at this space. That is known from the
+        # cache, before opening a savepoint or reading a row.
+        if not community_selectors.alert_skill_ids(space_id=booking.space_id):
+            return
         with transaction.atomic():
             community_services.skill_alerts_on_booking(
                 user_id=booking.member_id, space_id=booking.space_id, day=booking.local_date
