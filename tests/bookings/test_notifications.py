@@ -120,3 +120,39 @@ def test_a_booking_cancelled_before_its_confirmation_left_gets_no_confirmation(
         tasks.sweep_notifications()
     assert [message.subject for message in mailoutbox] == [mailoutbox[0].subject]
     assert "annulée" in mailoutbox[0].subject
+
+
+def test_bookings_made_while_a_flush_waits_ride_on_it_and_the_flush_sends_them_all(
+    camille, desk, desk2, mailoutbox, monkeypatch
+):
+    from tests.factories import UserFactory
+
+    queued = []
+    monkeypatch.setattr(tasks.send_owed_notifications, "delay", lambda: queued.append(1))
+    book(camille, desk)
+    book(UserFactory(member__display_name="Jo"), desk2)
+    assert queued == [1]  # one message for both
+    assert mailoutbox == []
+    assert tasks.send_owed_notifications() == 2  # the worker runs it: both confirmations
+    assert sorted(message.to[0] for message in mailoutbox) == sorted(
+        [camille.email, Booking.objects.get(resource=desk2).member.email]
+    )
+    # The flush cleared the mark before reading: the next booking queues a flush of its own.
+    services.booking_cancel(booking=Booking.objects.get(resource=desk), by=camille, now=timezone.now())
+    assert queued == [1, 1]
+
+
+def test_a_flush_the_broker_refused_is_queued_again_by_the_next_booking(camille, desk, desk2, monkeypatch):
+    from tests.factories import UserFactory
+
+    attempts = []
+
+    def broker_down():
+        attempts.append(1)
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(tasks.send_owed_notifications, "delay", broker_down)
+    book(camille, desk)
+    book(UserFactory(member__display_name="Jo"), desk2)
+    assert attempts == [1, 1]
+    assert Booking.objects.filter(confirmation_pending=True).count() == 2

@@ -6,6 +6,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from bookings import services as booking_services
@@ -203,3 +205,33 @@ def test_a_failure_of_the_community_never_prevents_a_booking(lille, desks, camil
     booking = book(camille, desks[0], TOMORROW)
     assert booking.pk is not None
     assert not CommunityEmail.objects.exists()
+
+
+def test_a_booking_where_nobody_asked_about_a_skill_reads_no_alert_and_opens_no_savepoint(
+    lille, desks, viewer, camille
+):
+    services.skill_alert_create(user=viewer, skill_name="UX design", space=SpaceFactory())
+    book(directory_member(name="Warm"), desks[1], TOMORROW)  # the summary is in the cache from here
+    with CaptureQueriesContext(connection) as captured:
+        book(camille, desks[0], TOMORROW)
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert not [sql for sql in statements if "community_skillalert" in sql]
+    # One savepoint: the booking's own transaction, inside this test's; none for the alerts.
+    assert len([sql for sql in statements if sql.startswith("SAVEPOINT")]) == 1
+    assert not CommunityEmail.objects.exists()
+
+
+def test_an_alert_counts_from_the_commit_that_creates_it_until_the_one_that_deletes_it(
+    lille, desks, viewer, camille, django_capture_on_commit_callbacks
+):
+    book(directory_member(name="Warm"), desks[5], TODAY)  # nobody asked yet: that is now in the cache
+    with django_capture_on_commit_callbacks(execute=True):
+        alert = services.skill_alert_create(user=viewer, skill_name="UX design", space=lille)
+    with django_capture_on_commit_callbacks(execute=True):
+        book(camille, desks[0], TOMORROW)
+    assert CommunityEmail.objects.count() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        services.skill_alert_delete(user=viewer, alert_id=alert.pk)
+    with django_capture_on_commit_callbacks(execute=True):
+        book(camille, desks[1], TOMORROW + timedelta(days=1))
+    assert CommunityEmail.objects.count() == 1
