@@ -18,7 +18,7 @@ from members.models import User
 from spaces import localtime
 from spaces import services as space_services
 from spaces.models import Closure, Resource, ResourceKind, Space
-from spaces.prepared import PreparedQuery
+from spaces.prepared import PreparedInsert, PreparedQuery
 
 logger = logging.getLogger(__name__)
 DESK_PARTS = (DayPart.FULL_DAY, DayPart.MORNING, DayPart.AFTERNOON)
@@ -150,6 +150,7 @@ def _rivals(*, resource_id: int, start: datetime, end: datetime, member_id: int 
 # Run inside every booking's transaction: their SQL is built once (spaces.prepared).
 _ROOM_RIVALS = PreparedQuery(_rivals, resource_id=int, start=datetime, end=datetime)
 _DESK_RIVALS = PreparedQuery(_rivals, resource_id=int, start=datetime, end=datetime, member_id=int)
+_NEW_BOOKING = PreparedInsert(Booking)
 
 
 def booking_create(*, member: User, slot: Slot, now: datetime, booked_by: User | None = None) -> Booking:
@@ -205,7 +206,7 @@ def _insert(*, member: User, slot: Slot, booked_by: User | None, now: datetime, 
             raise BookingError("slot_taken")
         if held:
             raise BookingError("member_has_desk")
-        booking = Booking.objects.create(
+        booking = _NEW_BOOKING.create(
             resource=slot.resource,
             space=slot.resource.space,
             member=member,

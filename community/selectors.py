@@ -188,6 +188,8 @@ def who_is_in(*, space: Space, now: datetime) -> list[PresentDay]:
 
 
 ALERT_SKILLS_TIMEOUT = 3600
+# The summary under its version never changes, so each process keeps the one it last read.
+_alert_skills_read: dict[str, dict] = {}
 
 
 def _alert_skills_version() -> str:
@@ -210,12 +212,16 @@ def alert_skill_ids(*, space_id: int) -> frozenset[int]:
     (community.signals): a booking whose space has none reads no row. A reader that built the summary
     from rows older than a change stores it under the version the change replaced, where nobody looks."""
     key = f"community:alert-skills:{_alert_skills_version()}"
-    summary = cache.get(key)
+    summary = _alert_skills_read.get(key)
     if summary is None:
-        summary = {}
-        for skill_id, alert_space_id in SkillAlert.objects.values_list("skill_id", "space_id").distinct():
-            summary.setdefault(alert_space_id or 0, set()).add(skill_id)
-        cache.set(key, summary, ALERT_SKILLS_TIMEOUT)
+        summary = cache.get(key)
+        if summary is None:
+            summary = {}
+            for skill_id, alert_space_id in SkillAlert.objects.values_list("skill_id", "space_id").distinct():
+                summary.setdefault(alert_space_id or 0, set()).add(skill_id)
+            cache.set(key, summary, ALERT_SKILLS_TIMEOUT)
+        _alert_skills_read.clear()  # only the current version is worth keeping
+        _alert_skills_read[key] = summary
     return frozenset(summary.get(space_id, ())) | frozenset(summary.get(0, ()))
 
 

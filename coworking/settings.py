@@ -145,7 +145,7 @@ else:
             # Shared memory when the machine has it (coworking.env.private_scratch_dir): every
             # booking and sign-in writes here, and a file write on disk costs ten times more.
             "LOCATION": env_str("CACHE_DIR") or str(private_scratch_dir(VAR_DIR, "cache")),
-            "OPTIONS": {"MAX_ENTRIES": 5000},
+            "OPTIONS": {"MAX_ENTRIES": 10000},
         }
     }
 

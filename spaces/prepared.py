@@ -15,6 +15,7 @@ parameters as one stand-in is an error at the first call, so a test that runs th
 This module is in spaces, the app every other app may import (DESIGN.md's dependency direction).
 """
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -22,13 +23,14 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import QuerySet
+from django.db.models import QuerySet, sql
 from django.db.models.query import (
     FlatValuesListIterable,
     ModelIterable,
     ValuesIterable,
     ValuesListIterable,
 )
+from django.db.models.signals import post_save, pre_save
 
 # Stand-ins no real query carries: one per parameter of the query, distinct from each other.
 _KINDS: dict[type, Callable[[int], Any]] = {
@@ -43,9 +45,42 @@ def _identity(value):
     return value
 
 
+def _native(connection, statement: str) -> str:
+    """The statement as the driver takes it: Django's SQLite cursor turns %s into ? on every execute()."""
+    if connection.vendor == "sqlite":
+        from django.db.backends.sqlite3.base import FORMAT_QMARK_REGEX
+
+        return FORMAT_QMARK_REGEX.sub("?", statement).replace("%%", "%")  # what convert_query() does
+    return statement
+
+
+def _run(connection, statement: str, native: str, params, fetch):
+    """Execute and fetch. When nothing watches the queries (DEBUG, a test's query counter, an execute
+    wrapper), on the driver's cursor with the statement already in its placeholder style, which skips
+    Django's per-call rewrite of the SQL and its cursor layers; still inside Django's error translation
+    and its refusal to run in a broken transaction. Otherwise through Django's cursor, logged like any."""
+    if connection.queries_logged or connection.execute_wrappers:
+        with connection.cursor() as cursor:
+            cursor.execute(statement, params)
+            return fetch(cursor)
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors:
+        connection.ensure_connection()
+        cursor = connection.create_cursor()
+        try:
+            if connection.vendor == "sqlite":
+                sqlite3.Cursor.execute(cursor, native, params)  # not the wrapper's execute(): no rewrite
+            else:
+                cursor.execute(native, params)
+            return fetch(cursor)
+        finally:
+            cursor.close()
+
+
 @dataclass(frozen=True)
 class _Plan:
     sql: str
+    native: str
     params: tuple
     slots: tuple[tuple[int, str, Callable[[Any], Any]], ...]  # (position, argument, adapt)
     converters: tuple[tuple[int, tuple, Any], ...]  # (column, converter functions, expression)
@@ -99,7 +134,9 @@ class PreparedQuery:
             (position, tuple(functions), expression)
             for position, (functions, expression) in compiler.get_converters(columns).items()
         )
-        return _Plan(sql, tuple(params), tuple(slots), converters, shape, tuple(names), model)
+        return _Plan(
+            sql, _native(connection, sql), tuple(params), tuple(slots), converters, shape, tuple(names), model
+        )
 
     @staticmethod
     def _shape(queryset: QuerySet) -> tuple[str, Any, list[str]]:
@@ -140,9 +177,7 @@ class PreparedQuery:
         params = list(plan.params)
         for position, name, adapt in plan.slots:
             params[position] = adapt(values[name])
-        with connection.cursor() as cursor:
-            cursor.execute(plan.sql, params)
-            rows = cursor.fetchall()
+        rows = _run(connection, plan.sql, plan.native, params, _fetchall)
         if plan.converters:
             rows = [_convert(row, plan.converters, connection) for row in rows]
         if plan.shape == "flat":
@@ -158,6 +193,10 @@ class PreparedQuery:
         return rows[0] if rows else None
 
 
+def _fetchall(cursor) -> list:
+    return cursor.fetchall()
+
+
 def _same(adapted, param) -> bool:
     return type(adapted) is type(param) and adapted == param
 
@@ -170,3 +209,71 @@ def _convert(row, converters, connection) -> list:
             value = function(value, expression, connection)
         row[position] = value
     return row
+
+
+@dataclass(frozen=True)
+class _InsertPlan:
+    sql: str
+    native: str
+    fields: tuple
+    returning_params: tuple
+
+
+class PreparedInsert:
+    """`PreparedInsert(Model).create(**values)` does what `Model.objects.create(**values)` does for a
+    model whose primary key the database assigns, with the INSERT's SQL built once per database: only the
+    values are prepared on each call. Should the model have save signals receivers (which create() would
+    call), or a value be an expression, it is create() itself that runs."""
+
+    def __init__(self, model, using: str = DEFAULT_DB_ALIAS):
+        self.model, self.using = model, using
+        self._plans: dict[tuple[str, str], _InsertPlan | None] = {}
+
+    def _compile(self, connection, instance) -> _InsertPlan | None:
+        opts = self.model._meta
+        if not opts.pk.db_returning or opts.db_returning_fields != [opts.pk]:
+            return None
+        fields = [
+            field for field in opts.local_concrete_fields if field is not opts.pk and not field.generated
+        ]
+        query = sql.InsertQuery(self.model)
+        query.insert_values(fields, [instance])
+        compiler = query.get_compiler(connection=connection)
+        compiler.returning_fields = [opts.pk]
+        if not connection.features.can_return_columns_from_insert:
+            return None
+        [(statement, params)] = compiler.as_sql()
+        returning_params = tuple(compiler.returning_params)
+        if len(params) != len(fields) + len(returning_params):
+            return None
+        return _InsertPlan(statement, _native(connection, statement), tuple(fields), returning_params)
+
+    def create(self, **values):
+        instance = self.model(**values)
+        connection = connections[self.using]
+        key = (connection.alias, connection.vendor)
+        if key not in self._plans:
+            self._plans[key] = self._compile(connection, instance)
+        plan = self._plans[key]
+        if plan is None or pre_save.has_listeners(self.model) or post_save.has_listeners(self.model):
+            instance.save(force_insert=True, using=self.using)
+            return instance
+        params = []
+        for field in plan.fields:
+            value = field.pre_save(instance, True)
+            if hasattr(value, "resolve_expression"):
+                instance.save(force_insert=True, using=self.using)
+                return instance
+            params.append(field.get_db_prep_save(value, connection=connection))
+        params.extend(plan.returning_params)
+        [pk] = _run(
+            connection,
+            plan.sql,
+            plan.native,
+            params,
+            lambda cursor: connection.ops.fetch_returned_insert_columns(cursor, plan.returning_params),
+        )
+        instance.pk = self.model._meta.pk.to_python(pk)
+        instance._state.adding = False
+        instance._state.db = self.using
+        return instance

@@ -156,16 +156,15 @@ def members(transactional_db):
 
 @pytest.fixture
 def race_window(monkeypatch):
-    """Sleep RACE_WINDOW between the service's friendly checks and its insert (Booking.objects.create is
-    called inside the transaction, right after the checks)."""
-    manager_class = type(Booking.objects)
-    create = manager_class.create
+    """Sleep RACE_WINDOW between the service's friendly checks and its insert (the booking's INSERT runs
+    inside the transaction, right after the checks)."""
+    create = services._NEW_BOOKING.create
 
-    def slow_create(self, **kwargs):
+    def slow_create(**kwargs):
         sleep(RACE_WINDOW)
-        return create(self, **kwargs)
+        return create(**kwargs)
 
-    monkeypatch.setattr(manager_class, "create", slow_create)
+    monkeypatch.setattr(services._NEW_BOOKING, "create", slow_create)
 
 
 def exclusion_constraints() -> set[str]:

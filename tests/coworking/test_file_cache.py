@@ -66,3 +66,45 @@ def test_the_cache_culls_once_every_cull_every_writes(tmp_path, monkeypatch):
     # That second check found more than MAX_ENTRIES entries and removed some.
     assert len(os.listdir(tmp_path)) < FileCache.CULL_EVERY + 1
     assert cache.get(f"k{FileCache.CULL_EVERY}") == FileCache.CULL_EVERY
+
+
+def test_entries_round_trip_expire_and_are_replaced_whole(tmp_path):
+    cache = FileCache(str(tmp_path), {})
+    cache.set("space", {"name": "Canal", "desks": list(range(300))}, 60)
+    assert cache.get("space") == {"name": "Canal", "desks": list(range(300))}
+    assert cache.add("space", "other") is False
+    assert cache.add("token", "abc", 60) is True
+    assert cache.get("token") == "abc"
+    cache.set("gone", 1, -1)  # already expired: read as missing, and its file removed
+    assert cache.get("gone", "missing") == "missing"
+    assert cache.touch("token", 120) is True
+    assert cache.touch("never-set") is False
+    cache.set("space", "replaced")
+    assert cache.get("space") == "replaced"
+    # Only entries in the directory: no temporary file is left behind by a write.
+    assert all(name.endswith(FileCache.cache_suffix) for name in os.listdir(tmp_path))
+    cache.clear()
+    assert cache.get("token") is None
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_write_that_fails_leaves_the_old_entry_and_no_temporary_file(tmp_path):
+    cache = FileCache(str(tmp_path), {})
+    cache.set("k", "old")
+
+    class Unpicklable:
+        def __reduce__(self):
+            raise TypeError("no")
+
+    with pytest.raises(TypeError):
+        cache.set("k", Unpicklable())
+    assert cache.get("k") == "old"
+    assert len(os.listdir(tmp_path)) == 1
+
+
+def test_a_removed_directory_is_created_again_on_the_next_write(tmp_path):
+    directory = tmp_path / "cache"
+    cache = FileCache(str(directory), {})
+    os.rmdir(directory)
+    cache.set("k", "v")
+    assert cache.get("k") == "v"

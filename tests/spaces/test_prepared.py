@@ -145,3 +145,43 @@ def test_a_query_that_cannot_be_prepared_is_refused_at_its_first_call(build, kin
 def test_a_kind_without_a_stand_in_is_refused_at_once():
     with pytest.raises(ImproperlyConfigured, match="no stand-in"):
         PreparedQuery(lambda ratio: Space.objects.all(), ratio=float)
+
+
+def test_outside_debugging_it_keeps_djangos_errors_and_its_broken_transaction_guard(spaces):
+    from django.db import IntegrityError, transaction
+    from django.db.transaction import TransactionManagementError
+
+    from spaces.prepared import PreparedInsert
+
+    paris, _lille = spaces
+    assert not connection.queries_logged  # the driver's cursor is used, not Django's
+    new_closure = PreparedInsert(Closure)
+    closure = new_closure.create(space=paris, start_date=date(2027, 1, 4), end_date=date(2027, 1, 5))
+    assert Closure.objects.get(pk=closure.pk).end_date == date(2027, 1, 5)
+    query = PreparedQuery(
+        lambda space_id, day: closures(space_id, day).values_list("pk"), space_id=int, day=date
+    )
+    with transaction.atomic():
+        with pytest.raises(IntegrityError):  # Django's class: the booking service catches this one
+            new_closure.create(space=paris, start_date=date(2027, 1, 9), end_date=date(2027, 1, 8))
+        with pytest.raises(TransactionManagementError):
+            query.fetch(space_id=paris.pk, day=date(2027, 1, 4))
+        transaction.set_rollback(True)
+
+
+def test_an_insert_builds_its_sql_once_and_sets_what_save_sets(spaces):
+    from spaces.prepared import PreparedInsert
+
+    paris, _lille = spaces
+    new_closure = PreparedInsert(Closure)
+    first = new_closure.create(
+        space=paris, start_date=date(2027, 2, 1), end_date=date(2027, 2, 2), reason="a"
+    )
+    second = new_closure.create(space_id=paris.pk, start_date=date(2027, 3, 1), end_date=date(2027, 3, 1))
+    assert second.pk > first.pk
+    assert not second._state.adding
+    assert list(Closure.objects.filter(pk__in=[first.pk, second.pk]).values_list("reason", flat=True)) == [
+        "a",
+        "",
+    ]
+    assert len(new_closure._plans) == 1
