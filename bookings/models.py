@@ -33,10 +33,16 @@ class Booking(models.Model):
     service checks inside an IMMEDIATE transaction, which serialises writers.
     """
 
-    resource = models.ForeignKey("spaces.Resource", on_delete=models.PROTECT, related_name="bookings")
+    # No index of their own for resource and member: (resource, start) and (member, start) lead with them.
+    # Every index is written by every booking, so none is kept that another already serves.
+    resource = models.ForeignKey(
+        "spaces.Resource", on_delete=models.PROTECT, related_name="bookings", db_index=False
+    )
     # Denormalised from the resource so that a space's day is read with one index range scan.
     space = models.ForeignKey("spaces.Space", on_delete=models.PROTECT, related_name="bookings")
-    member = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bookings")
+    member = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bookings", db_index=False
+    )
     start = models.DateTimeField(_("start"))
     end = models.DateTimeField(_("end"))
     local_date = models.DateField(_("day"), help_text=_("The day at the space on which the booking starts."))
@@ -46,12 +52,24 @@ class Booking(models.Model):
         _("status"), max_length=10, choices=BookingStatus.choices, default=BookingStatus.CONFIRMED
     )
     created_at = models.DateTimeField(_("booked at"), auto_now_add=True)
+    # booked_by and cancelled_by are empty on most rows: their indexes hold only the others (see Meta), so
+    # that a member's own booking does not write them; deleting a user still finds their rows by index.
     booked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
     cancelled_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     cancellation_reason = models.CharField(_("cancellation reason"), max_length=300, blank=True)
     # Outbox: the e-mail a change owes the member is recorded with the change itself; a task sends it
@@ -79,6 +97,12 @@ class Booking(models.Model):
                 fields=["space", "local_date"], name="booking_space_day", condition=Q(status="confirmed")
             ),
             models.Index(fields=["member", "-start"], name="booking_member_start"),
+            models.Index(
+                fields=["booked_by"], name="booking_booked_by", condition=Q(booked_by__isnull=False)
+            ),
+            models.Index(
+                fields=["cancelled_by"], name="booking_cancelled_by", condition=Q(cancelled_by__isnull=False)
+            ),
             models.Index(
                 fields=["confirmation_pending"],
                 name="booking_confirmation_pending",

@@ -120,6 +120,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE takes the write lock when a transaction starts, so "check then write" inside
     # transaction.atomic() cannot interleave with another writer; WAL lets readers run meanwhile;
     # the busy timeout makes a second writer wait instead of failing with "database is locked".
+    # Django's backend, with a finer wait for that lock at the start of a transaction (coworking.sqlite).
+    _db["ENGINE"] = "coworking.sqlite"
     _db["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,

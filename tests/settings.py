@@ -31,5 +31,5 @@ WHITENOISE_USE_FINDERS = True
 # SQLite: a file test database, not the in-memory one. Shared-cache in-memory SQLite locks whole tables
 # and ignores the busy timeout, so threads (live server, concurrency tests) would see "database is
 # locked" errors that production (a WAL file with IMMEDIATE transactions) never shows.
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "coworking.sqlite":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(os.environ["VAR_DIR"], "test-db.sqlite3")}  # noqa: F405

@@ -70,7 +70,7 @@ def settings_of(tmp_path, **env) -> dict:
 
 def test_without_database_url_it_uses_sqlite_with_wal_and_immediate_transactions(tmp_path):
     found = settings_of(tmp_path, DEBUG="1")
-    assert found["engine"] == "django.db.backends.sqlite3"
+    assert found["engine"] == "coworking.sqlite"  # Django's, with a finer wait for the write lock
     assert found["options"]["transaction_mode"] == "IMMEDIATE"
     assert "journal_mode=WAL" in found["options"]["init_command"]
     assert int(found["options"]["timeout"]) >= 5
