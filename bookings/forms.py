@@ -1,3 +1,4 @@
+import re
 from datetime import date, time
 
 from django import forms
@@ -5,16 +6,31 @@ from django.utils.translation import gettext_lazy as _
 
 from bookings.models import DayPart
 
+ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class IsoDateField(forms.DateField):
+    """A DateField that reads YYYY-MM-DD (what the pages send) before the language's own formats: in French
+    those come first, and a grid button's day failed four strptime() calls before it was read."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and ISO_DAY.match(value.strip()):
+            try:
+                return date.fromisoformat(value.strip())
+            except ValueError:
+                raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+        return super().to_python(value)
+
 
 class DayForm(forms.Form):
-    date = forms.DateField(label=_("Day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date = IsoDateField(label=_("Day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
 
 class ChoiceForm(forms.Form):
     """One button of the availability grid: `desk:<resource>:<part>`, `zone:<zone>:<part>` or
     `room:<resource>:<HH:MM>-<HH:MM>`, for the day in `date`."""
 
-    date = forms.DateField()
+    date = IsoDateField()
     choice = forms.RegexField(regex=r"^(desk|zone|room):\d{1,12}:[\w:-]{1,20}$", max_length=40)
 
     def clean(self):
@@ -38,7 +54,7 @@ class ChoiceForm(forms.Form):
 
 
 class RoomBookingForm(forms.Form):
-    date = forms.DateField(label=_("Day"), widget=forms.DateInput(attrs={"type": "date"}))
+    date = IsoDateField(label=_("Day"), widget=forms.DateInput(attrs={"type": "date"}))
     start_time = forms.TimeField(
         label=_("From"), widget=forms.TimeInput(attrs={"type": "time", "step": 1800})
     )

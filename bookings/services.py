@@ -157,7 +157,9 @@ def booking_create(*, member: User, slot: Slot, now: datetime, booked_by: User |
     """Book a slot for a member, or raise BookingError. Safe under concurrency on both databases."""
     _check_rules(slot, now=now)
     decision = entitlements.check(
-        member=member_selectors.member_for_user(user=member), resource=slot.resource, day=slot.day
+        member=member_selectors.member_for_user(user=member, booking=True),
+        resource=slot.resource,
+        day=slot.day,
     )
     for attempt in range(2):
         try:

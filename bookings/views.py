@@ -26,7 +26,7 @@ from bookings import hooks, ical, page_cache, selectors, services
 from bookings.availability_cache import availability_version, setup_version
 from bookings.errors import BookingError
 from bookings.forms import ChoiceForm, DayPassForm, RoomBookingForm, parse_day
-from bookings.models import Booking, CalendarFeed
+from bookings.models import Booking, CalendarFeed, DayPart
 from bookings.templatetags.availability_grid import render_grid, state_label
 from spaces import localtime
 from spaces import selectors as space_selectors
@@ -183,7 +183,7 @@ def _success_message(booking: Booking) -> str:
         tz = booking.space.tz
         when += f" {booking.start.astimezone(tz):%H:%M}-{booking.end.astimezone(tz):%H:%M}"
     else:
-        when += " (" + str(booking.get_part_display()).lower() + ")"
+        when += " (" + str(DayPart(booking.part).label).lower() + ")"
     return _("Booked: %(resource)s, %(when)s. A confirmation e-mail is on its way.") % {
         "resource": booking.resource.name,
         "when": when,

@@ -6,10 +6,14 @@ from spaces.prepared import PreparedQuery
 
 # Every booking reads the booker's profile: its SQL is built once (spaces.prepared).
 _MEMBER_OF_USER = PreparedQuery(lambda user_id: Member.objects.filter(user_id=user_id)[:1], user_id=int)
+_BOOKER_OF_USER = PreparedQuery(
+    lambda user_id: Member.objects.filter(user_id=user_id).only("user", "display_name")[:1], user_id=int
+)
 
 
-def member_for_user(*, user: User) -> Member:
-    member = _MEMBER_OF_USER.first(user_id=user.pk)
+def member_for_user(*, user: User, booking: bool = False) -> Member:
+    """The user's profile. booking=True reads only what a booking checks (the rest loads when read)."""
+    member = (_BOOKER_OF_USER if booking else _MEMBER_OF_USER).first(user_id=user.pk)
     if member is None:
         raise Member.DoesNotExist(f"user {user.pk} has no member profile")
     member.user = user  # the caller's instance: no second read of the user

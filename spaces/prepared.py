@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import QuerySet, sql
 from django.db.models.query import (
@@ -146,12 +146,11 @@ class PreparedQuery:
                 query.select_related
                 or queryset._prefetch_related_lookups
                 or query.annotation_select
-                or query.deferred_loading != (frozenset(), True)
                 or query.extra_select
             ):
-                raise ImproperlyConfigured("PreparedQuery: model instances without joins, extras or deferral")
+                raise ImproperlyConfigured("PreparedQuery: model instances without joins or extras")
             model = queryset.model
-            return "instances", model, [field.attname for field in model._meta.concrete_fields]
+            return "instances", model, _loaded_attnames(model, *query.deferred_loading)
         names = [*query.extra_select, *query.values_select, *query.annotation_select]
         fields = list(queryset._fields or names)
         if iterable in (ValuesListIterable, FlatValuesListIterable) and fields != names:
@@ -191,6 +190,22 @@ class PreparedQuery:
     def first(self, **values):
         rows = self.fetch(**values)
         return rows[0] if rows else None
+
+
+def _loaded_attnames(model, names: frozenset, defer: bool) -> list[str]:
+    """The columns an only()/defer() QuerySet of `model` loads (the primary key always), in field order."""
+    opts = model._meta
+    try:
+        named = {opts.get_field(name).attname for name in names}
+    except FieldDoesNotExist:
+        raise ImproperlyConfigured(
+            f"PreparedQuery: only()/defer() on this model's own fields: {names}"
+        ) from None
+    return [
+        field.attname
+        for field in opts.concrete_fields
+        if field.primary_key or not names or ((field.attname in named) != defer)
+    ]
 
 
 def _fetchall(cursor) -> list:

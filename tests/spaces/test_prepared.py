@@ -127,14 +127,14 @@ def test_it_runs_one_query_through_the_connection_and_builds_the_sql_once(spaces
             "a parameter",
         ),
         (lambda pk: Closure.objects.filter(pk=pk).select_related("space"), {"pk": int}, "without joins"),
-        (lambda pk: Space.objects.filter(pk=pk).only("name"), {"pk": int}, "without joins"),
+        (lambda pk: Closure.objects.filter(pk=pk).only("space__name"), {"pk": int}, "own fields"),
         (
             lambda pk: Closure.objects.filter(pk=pk).annotate(n=Value(1)).values_list("n", "pk"),
             {"pk": int},
             "select order",
         ),
     ],
-    ids=["value-rewritten", "select-related", "deferred", "annotation-in-values-list"],
+    ids=["value-rewritten", "select-related", "deferred-across-a-join", "annotation-in-values-list"],
 )
 def test_a_query_that_cannot_be_prepared_is_refused_at_its_first_call(build, kinds, message):
     query = PreparedQuery(build, **kinds)
@@ -185,3 +185,21 @@ def test_an_insert_builds_its_sql_once_and_sets_what_save_sets(spaces):
         "",
     ]
     assert len(new_closure._plans) == 1
+
+
+@pytest.mark.parametrize(
+    ("shape", "loaded"),
+    [
+        (lambda qs: qs.only("space", "reason"), {"id", "space_id", "reason"}),
+        (lambda qs: qs.defer("reason"), {"id", "space_id", "start_date", "end_date"}),
+    ],
+    ids=["only", "defer"],
+)
+def test_instances_with_deferred_fields_load_the_rest_when_read(spaces, shape, loaded):
+    paris, _lille = spaces
+    query = PreparedQuery(lambda space_id, day: shape(closures(space_id, day)), space_id=int, day=date)
+    closure = query.first(space_id=paris.pk, day=date(2026, 12, 24))
+    assert set(closure.__dict__) & {"id", "space_id", "reason", "start_date", "end_date"} == loaded
+    with CaptureQueriesContext(connection) as captured:
+        assert closure.end_date == date(2026, 12, 25)
+    assert len(captured.captured_queries) == (0 if "end_date" in loaded else 1)
