@@ -1,3 +1,4 @@
+import functools
 from datetime import timedelta
 from decimal import Decimal
 
@@ -9,7 +10,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
@@ -173,8 +174,15 @@ def _own_booking_ids(member_id: int, space, day, version: str) -> set[int]:
     return ids
 
 
+@functools.lru_cache(maxsize=1024)
+def _availability_path(slug: str, prefix: str, urlconf: str | None) -> str:
+    return reverse("bookings:availability", kwargs={"slug": slug}, urlconf=urlconf)
+
+
 def _availability_url(space, day) -> str:
-    return f"{reverse('bookings:availability', kwargs={'slug': space.slug})}?date={day.isoformat()}"
+    # Every booking POST redirects here: the path is reversed once per space (and script prefix).
+    path = _availability_path(space.slug, get_script_prefix(), get_urlconf())
+    return f"{path}?date={day.isoformat()}"
 
 
 def _success_message(booking: Booking) -> str:
