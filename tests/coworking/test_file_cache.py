@@ -1,7 +1,9 @@
 """The embedded cache: a private directory in shared memory, and Django's file cache culled now and then."""
 
+import math
 import os
 import stat
+import struct
 
 import pytest
 
@@ -108,3 +110,15 @@ def test_a_removed_directory_is_created_again_on_the_next_write(tmp_path):
     os.rmdir(directory)
     cache.set("k", "v")
     assert cache.get("k") == "v"
+
+
+def test_a_file_it_cannot_read_is_a_miss_and_is_removed(tmp_path):
+    cache = FileCache(str(tmp_path), {})
+    cache.set("k", "v")
+    [name] = os.listdir(tmp_path)
+    (tmp_path / name).write_bytes(struct.pack("<d", math.inf) + b"not a pickle")
+    assert cache.get("k", "missing") == "missing"
+    assert os.listdir(tmp_path) == []
+    cache.set("k", "v")
+    (tmp_path / name).write_bytes(b"\x01")  # shorter than the header
+    assert cache.has_key("k") is False
