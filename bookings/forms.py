@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from bookings.models import DayPart
 
-ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)  # fullmatch(): "$" would let a newline in
 
 
 class IsoDateField(forms.DateField):
@@ -14,7 +14,7 @@ class IsoDateField(forms.DateField):
     those come first, and a grid button's day failed four strptime() calls before it was read."""
 
     def to_python(self, value):
-        if isinstance(value, str) and ISO_DAY.match(value.strip()):
+        if isinstance(value, str) and ISO_DAY.fullmatch(value.strip()):
             try:
                 return date.fromisoformat(value.strip())
             except ValueError:
@@ -26,31 +26,39 @@ class DayForm(forms.Form):
     date = IsoDateField(label=_("Day"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
 
-class ChoiceForm(forms.Form):
-    """One button of the availability grid: `desk:<resource>:<part>`, `zone:<zone>:<part>` or
-    `room:<resource>:<HH:MM>-<HH:MM>`, for the day in `date`."""
+CHOICE = re.compile(r"(desk|zone|room):(\d{1,12}):([\w:-]{1,20})", re.ASCII)
+DESK_PARTS = frozenset({DayPart.FULL_DAY, DayPart.MORNING, DayPart.AFTERNOON})
 
-    date = IsoDateField()
-    choice = forms.RegexField(regex=r"^(desk|zone|room):\d{1,12}:[\w:-]{1,20}$", max_length=40)
 
-    def clean(self):
-        cleaned = super().clean()
-        choice = cleaned.get("choice")
-        if not choice:
-            return cleaned
-        kind, raw_id, rest = choice.split(":", 2)
-        cleaned["kind"], cleaned["target_id"] = kind, int(raw_id)
-        if kind in {"desk", "zone"}:
-            if rest not in {DayPart.FULL_DAY, DayPart.MORNING, DayPart.AFTERNOON}:
-                raise forms.ValidationError(_("This request is not valid."))
-            cleaned["part"] = rest
-        else:
-            try:
-                start, end = (time.fromisoformat(value) for value in rest.split("-", 1))
-            except ValueError:
-                raise forms.ValidationError(_("This request is not valid.")) from None
-            cleaned["start_time"], cleaned["end_time"] = start, end
-        return cleaned
+def parse_choice(data) -> dict | None:
+    """What one button of the availability grid asks for: `choice` is `desk:<resource>:<part>`,
+    `zone:<zone>:<part>` or `room:<resource>:<HH:MM>-<HH:MM>`, for the day in `date` (YYYY-MM-DD). None
+    when anything is malformed: the grid writes these fields, so there is no field to point at, only
+    "This request is not valid." Read without a Form: it runs on every booking POST, and building a Form
+    (copying its fields) cost more than reading the two values."""
+    raw_day, raw_choice = data.get("date"), data.get("choice")
+    if not isinstance(raw_day, str) or not isinstance(raw_choice, str) or not ISO_DAY.fullmatch(raw_day):
+        return None
+    found = CHOICE.fullmatch(raw_choice)
+    if found is None:
+        return None
+    try:
+        day = date.fromisoformat(raw_day)
+    except ValueError:
+        return None
+    kind, raw_id, rest = found.groups()
+    parsed = {"date": day, "choice": raw_choice, "kind": kind, "target_id": int(raw_id)}
+    if kind in {"desk", "zone"}:
+        if rest not in DESK_PARTS:
+            return None
+        parsed["part"] = rest
+        return parsed
+    start, dash, end = rest.partition("-")
+    try:
+        parsed["start_time"], parsed["end_time"] = time.fromisoformat(start), time.fromisoformat(end)
+    except ValueError:
+        return None
+    return parsed if dash else None
 
 
 class RoomBookingForm(forms.Form):

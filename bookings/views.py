@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone, translation
@@ -26,7 +26,7 @@ from billing.models import CreditKind
 from bookings import hooks, ical, page_cache, selectors, services
 from bookings.availability_cache import availability_version, setup_version
 from bookings.errors import BookingError
-from bookings.forms import ChoiceForm, DayPassForm, RoomBookingForm, parse_day
+from bookings.forms import DayPassForm, RoomBookingForm, parse_choice, parse_day
 from bookings.models import Booking, CalendarFeed, DayPart
 from bookings.templatetags.availability_grid import render_grid, state_label
 from spaces import localtime
@@ -202,16 +202,16 @@ def _success_message(booking: Booking) -> str:
 @require_POST
 def book(request, slug: str):
     space = _space_or_404(slug)
-    form = ChoiceForm(request.POST)
-    if not form.is_valid():
+    data = parse_choice(request.POST)
+    if data is None:
         messages.error(request, _("This request is not valid."))
-        return redirect(
+        return HttpResponseRedirect(
             _availability_url(
                 space,
                 parse_day(request.POST.get("date"), None) or localtime.local_date(timezone.now(), space.tz),
             )
         )
-    data, now = form.cleaned_data, timezone.now()
+    now = timezone.now()
     try:
         booking = _book_choice(request.user, space, data, now)
     except BookingError as error:
@@ -222,11 +222,12 @@ def book(request, slug: str):
         messages.error(request, error.message)
     else:
         messages.success(request, _success_message(booking))
-    return redirect(_availability_url(space, data["date"]))
+    # Not redirect(): it would first try the URL as a view name to reverse.
+    return HttpResponseRedirect(_availability_url(space, data["date"]))
 
 
 def _book_choice(user, space, data, now) -> Booking:
-    """Books what a grid button (ChoiceForm) asks for."""
+    """Books what a grid button (forms.parse_choice) asks for."""
     if data["kind"] == "zone":
         zone = get_object_or_404(Zone, pk=data["target_id"], space=space)
         return services.booking_create_any_desk(
@@ -250,11 +251,10 @@ def day_pass(request, slug: str):
     """A member without a pass or credit who chose a desk: buy a day pass for that day and book it, in
     one transaction (if the desk is taken meanwhile, nothing is bought)."""
     space = _space_or_404(slug)
-    choice = ChoiceForm(request.POST if request.method == "POST" else request.GET)
-    if not choice.is_valid() or choice.cleaned_data["kind"] not in {"desk", "zone"}:
+    data = parse_choice(request.POST if request.method == "POST" else request.GET)
+    if data is None or data["kind"] not in {"desk", "zone"}:
         messages.error(request, _("This request is not valid."))
         return redirect(_availability_url(space, localtime.local_date(timezone.now(), space.tz)))
-    data = choice.cleaned_data
     plans = billing_selectors.day_pass_plans(space=space)
     form = DayPassForm(request.POST or None, plans=plans)
     if request.method == "POST" and form.is_valid():
