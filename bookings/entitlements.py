@@ -68,18 +68,20 @@ def consume(
 ) -> billing_services.Consumption:
     """Inside the booking's transaction: draws the day credit or room minutes, invoices the rest."""
     resource = booking.resource
+    kind = _resource_kind(resource)
     minutes = int((booking.end - booking.start).total_seconds() // 60)
     try:
         return billing_services.entitlement_consume(
             member=member,
             space=booking.space,
             day=booking.local_date,
-            resource_kind=_resource_kind(resource),
+            resource_kind=kind,
             reference=f"booking:{booking.pk}",
             now=now,
             minutes=minutes,
             hourly_price=resource.hourly_price,
-            description=room_description(resource, booking.start, booking.end),
+            # The invoice line of a room charged by the hour (a desk has none).
+            description=room_description(resource, booking.start, booking.end) if kind == "room" else "",
             decision=decision,
         )
     except billing_services.BillingError as error:

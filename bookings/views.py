@@ -15,8 +15,8 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from billing import pricing
@@ -185,8 +185,13 @@ def _availability_url(space, day) -> str:
     return f"{path}?date={day.isoformat()}"
 
 
+@functools.lru_cache(maxsize=512)
+def _day_label(day, language: str) -> str:
+    return date_format(day, "DATE_FORMAT")  # in the active language, part of the key
+
+
 def _success_message(booking: Booking) -> str:
-    when = date_format(booking.local_date, "DATE_FORMAT")
+    when = _day_label(booking.local_date, get_language())
     if booking.part == "slot":
         tz = booking.space.tz
         when += f" {booking.start.astimezone(tz):%H:%M}-{booking.end.astimezone(tz):%H:%M}"

@@ -5,6 +5,7 @@ A day at a space is [first instant of the local date, first instant of the next 
 midnight, such as America/Santiago) the day starts at the first instant that does.
 """
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -70,6 +71,9 @@ def _first_instant_at_or_after(day: date, at: time, tz: ZoneInfo) -> datetime:
     return datetime.fromtimestamp(high, tz)
 
 
+# The two below run several times per booking and per availability page; they are pure and their
+# results immutable, so the recent ones are kept.
+@functools.lru_cache(maxsize=4096)
 def day_bounds(day: date, tz: ZoneInfo) -> Interval:
     return Interval(
         _first_instant_at_or_after(day, time(0), tz),
@@ -77,6 +81,7 @@ def day_bounds(day: date, tz: ZoneInfo) -> Interval:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def half_day_bounds(day: date, tz: ZoneInfo, split: time) -> tuple[Interval, Interval]:
     """Morning and afternoon: [day start, split) and [split, day end); together they tile the day."""
     whole = day_bounds(day, tz)
