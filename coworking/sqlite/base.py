@@ -4,8 +4,8 @@ Every transaction.atomic() starts with BEGIN IMMEDIATE (settings: the check-then
 under the database's write lock). When another process holds that lock, SQLite's busy handler sleeps 1,
 then 2, 5, 10 ms... before trying again, although a booking holds the lock for well under a millisecond:
 with two workers, the waiting came to a tenth of a booking's time, an idle core meanwhile. Here BEGIN
-IMMEDIATE is retried with waits that start at 50 µs and never exceed 1 ms, until the same timeout as the
-busy handler's. Statements outside atomic() keep the busy handler.
+IMMEDIATE is retried every 50 µs for the first 5 ms, then with waits growing to 1 ms, until the same
+timeout as the busy handler's. Statements outside atomic() keep the busy handler.
 """
 
 import sqlite3
@@ -14,7 +14,9 @@ import time
 from django.db import OperationalError
 from django.db.backends.sqlite3 import base
 
-FIRST_WAIT, LONGEST_WAIT = 0.00005, 0.001
+# A booking holds the lock for a few tenths of a millisecond: poll every 50 us for the first 5 ms, then
+# back off to 1 ms (a transaction that long is doing something else, such as a renewal job).
+POLL, POLL_FOR, LONGEST_WAIT = 0.00005, 0.005, 0.001
 
 
 def _locked(exc: BaseException) -> bool:
@@ -26,7 +28,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if self.transaction_mode != "IMMEDIATE":
             return super()._start_transaction_under_autocommit()
         timeout = float(self.settings_dict["OPTIONS"].get("timeout", 5))
-        deadline, wait = time.monotonic() + timeout, FIRST_WAIT
+        started = time.monotonic()
+        deadline, wait = started + timeout, POLL
         raw = self.connection
         raw.execute("PRAGMA busy_timeout = 0")  # fail at once: this loop does the waiting
         try:
@@ -45,7 +48,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 except OperationalError as exc:
                     if not _locked(exc) or time.monotonic() >= deadline:
                         raise
-                wait = min(wait * 2, LONGEST_WAIT)
+                if time.monotonic() - started > POLL_FOR:
+                    wait = min(wait * 2, LONGEST_WAIT)
         finally:
             raw.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
 
