@@ -461,8 +461,8 @@ def _baseline_sql(vendor: str, lead: int, terms_days: int, created_at: str) -> l
         """,  # noqa: S608
         f"""
         INSERT INTO billing_payment (invoice_id, amount, method, status, received_on, reference, gateway,
-            idempotency_key, recorded_by_id, created_at)
-        SELECT i.id, d.net + d.vat, 'offline', 'pending', NULL, '', 'offline', d.key, NULL, {stamp}
+            idempotency_key, recorded_by_id, created_at, intent_id, checkout_session_id, refunded)
+        SELECT i.id, d.net + d.vat, 'offline', 'pending', NULL, '', 'offline', d.key, NULL, {stamp}, '', '', 0
         FROM b4_due d JOIN billing_invoice i ON i.idempotency_key = d.key
         WHERE d.net + d.vat > 0
         """,  # noqa: S608
