@@ -16,6 +16,7 @@ from bookings.models import Booking, BookingStatus
 logger = logging.getLogger(__name__)
 SWEEP_GRACE = timedelta(minutes=2)  # leave the on-commit fast path time to do its work first
 SWEEP_CHUNK = 200
+SWEEP_CHUNKS = 10  # per kind and run: 2,000 e-mails
 
 
 # Set while a flush of the owed e-mails is queued and has not started (see enqueue_flush).
@@ -58,8 +59,10 @@ def _claim_and_send(booking_id: int, *, flag: str, send, status: str | None) -> 
 
 
 def _send_owed(*, created_before=None) -> tuple[int, bool]:
-    """Send the e-mails still owed, a chunk per kind; (sent, whether a chunk was full)."""
-    sent, full = 0, False
+    """Send the e-mails still owed, up to SWEEP_CHUNKS chunks per kind, in id order from where the last
+    chunk ended: rows that keep failing (an address the server refuses) never hold back newer ones.
+    Returns (sent, whether some were left for another run)."""
+    sent, left = 0, False
     for flag, send, status in (
         ("confirmation_pending", notifications.send_confirmation, BookingStatus.CONFIRMED),
         ("cancellation_notice_pending", notifications.send_cancellation, None),
@@ -67,23 +70,31 @@ def _send_owed(*, created_before=None) -> tuple[int, bool]:
         owed = Booking.objects.filter(**{flag: True})
         if created_before is not None:
             owed = owed.filter(created_at__lt=created_before)
-        ids = list(owed.order_by("pk").values_list("pk", flat=True)[:SWEEP_CHUNK])
-        full = full or len(ids) == SWEEP_CHUNK
-        for booking_id in ids:
-            try:
-                sent += _claim_and_send(booking_id, flag=flag, send=send, status=status)
-            except Exception:
-                logger.exception("booking e-mail failed", extra={"booking_id": booking_id})
-    return sent, full
+        after = 0
+        for _chunk in range(SWEEP_CHUNKS):
+            ids = list(owed.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:SWEEP_CHUNK])
+            for booking_id in ids:
+                try:
+                    sent += _claim_and_send(booking_id, flag=flag, send=send, status=status)
+                except Exception:
+                    logger.exception("booking e-mail failed", extra={"booking_id": booking_id})
+            if len(ids) < SWEEP_CHUNK:
+                break
+            after = ids[-1]
+        else:
+            left = True
+    return sent, left
 
 
 @shared_task(name="bookings.send_owed_notifications")
 def send_owed_notifications() -> int:
     """The fast path: the confirmations and cancellation notices owed now, right after their commits."""
     cache.delete(FLUSH_QUEUED_KEY)  # first: a booking committed from here on queues another flush
-    sent, full = _send_owed()
-    if full:
-        enqueue_flush()  # more than a chunk was waiting: the rest in a message of its own
+    sent, left = _send_owed()
+    if left and sent:
+        # More were waiting than one run sends, and sending works: the rest in a message of its own.
+        # (Nothing sent means the mail server is failing: the sweep retries, without a storm of flushes.)
+        enqueue_flush()
     return sent
 
 

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import QuerySet, sql
 from django.db.models.query import (
     FlatValuesListIterable,
@@ -63,7 +63,11 @@ def _run(connection, statement: str, native: str, params, fetch):
         with connection.cursor() as cursor:
             cursor.execute(statement, params)
             return fetch(cursor)
+    # What Django's cursor() does first: the connection belongs to this thread, and (CONN_HEALTH_CHECKS)
+    # a persistent connection that died since the last request is replaced, not used.
+    connection.validate_thread_sharing()
     connection.validate_no_broken_transaction()
+    connection.close_if_health_check_failed()
     with connection.wrap_database_errors:
         connection.ensure_connection()
         cursor = connection.create_cursor()
@@ -128,6 +132,23 @@ class PreparedQuery:
         if missing:
             raise ImproperlyConfigured(
                 f"PreparedQuery: {sorted(missing)} did not reach the SQL as a parameter: {sql}"
+            )
+        # A second build with other stand-ins must give the same SQL and differ exactly at the slots: a
+        # value that also reached the SQL rewritten (a LIKE pattern, arithmetic) would differ elsewhere.
+        others = {
+            name: _KINDS[kind](len(self.kinds) + i) for i, (name, kind) in enumerate(self.kinds.items())
+        }
+        other = self.build(**others)
+        if shape == "instances":
+            other = other.values_list(*names)
+        other_sql, other_params = other.query.get_compiler(connection=connection).as_sql()
+        slot_positions = {position for position, _name, _adapt in slots}
+        changed = {
+            position for position, (a, b) in enumerate(zip(params, other_params, strict=True)) if a != b
+        }
+        if other_sql != sql or changed != slot_positions:
+            raise ImproperlyConfigured(
+                f"PreparedQuery: a value reached the SQL other than as a parameter: {sql}"
             )
         columns = [column[0] for column in compiler.select[: compiler.col_count]]
         converters = tuple(
@@ -273,6 +294,7 @@ class PreparedInsert:
         if plan is None or pre_save.has_listeners(self.model) or post_save.has_listeners(self.model):
             instance.save(force_insert=True, using=self.using)
             return instance
+        instance._prepare_related_fields_for_save(operation_name="save")  # an unsaved related object
         params = []
         for field in plan.fields:
             value = field.pre_save(instance, True)
@@ -281,13 +303,14 @@ class PreparedInsert:
                 return instance
             params.append(field.get_db_prep_save(value, connection=connection))
         params.extend(plan.returning_params)
-        [pk] = _run(
-            connection,
-            plan.sql,
-            plan.native,
-            params,
-            lambda cursor: connection.ops.fetch_returned_insert_columns(cursor, plan.returning_params),
-        )
+        with transaction.mark_for_rollback_on_error(self.using):  # as save() does
+            [pk] = _run(
+                connection,
+                plan.sql,
+                plan.native,
+                params,
+                lambda cursor: connection.ops.fetch_returned_insert_columns(cursor, plan.returning_params),
+            )
         instance.pk = self.model._meta.pk.to_python(pk)
         instance._state.adding = False
         instance._state.db = self.using

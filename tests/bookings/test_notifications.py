@@ -6,6 +6,7 @@ from datetime import date, timedelta
 import icalendar
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.utils import timezone
 
 from bookings import services, tasks
@@ -156,3 +157,38 @@ def test_a_flush_the_broker_refused_is_queued_again_by_the_next_booking(camille,
     book(UserFactory(member__display_name="Jo"), desk2)
     assert attempts == [1, 1]
     assert Booking.objects.filter(confirmation_pending=True).count() == 2
+
+
+def test_e_mails_that_keep_failing_hold_back_neither_newer_ones_nor_the_queue(desk, monkeypatch):
+    from bookings import notifications
+    from tests.factories import BookingFactory, ResourceFactory
+
+    owed = [
+        BookingFactory(resource=ResourceFactory(zone=desk.zone), day=THURSDAY, confirmation_pending=True)
+        for _ in range(3)
+    ]
+    refused = {owed[0].pk}
+    sent, queued = [], []
+
+    def send(booking):
+        if booking.pk in refused:
+            raise OSError("recipient refused")
+        sent.append(booking.pk)
+
+    monkeypatch.setattr(notifications, "send_confirmation", send)
+    monkeypatch.setattr(tasks, "SWEEP_CHUNK", 1)
+    monkeypatch.setattr(tasks, "SWEEP_CHUNKS", 2)
+    monkeypatch.setattr(tasks.send_owed_notifications, "delay", lambda: queued.append(1))
+    # The first row fails; the run goes on past it, and queues the rest since sending works.
+    assert tasks.send_owed_notifications() == 1
+    assert sent == [owed[1].pk]
+    assert queued == [1]
+    assert tasks.send_owed_notifications() == 1
+    assert sent == [owed[1].pk, owed[2].pk]
+    # Only the refused one is left, and a run that sends nothing queues nothing more: the sweep retries.
+    before = len(queued)
+    cache.clear()
+    monkeypatch.setattr(tasks, "SWEEP_CHUNKS", 1)  # a full chunk: the run cannot tell that nothing is left
+    assert tasks.send_owed_notifications() == 0
+    assert len(queued) == before
+    assert Booking.objects.filter(confirmation_pending=True).count() == 1

@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
-from django.db.models import Value
+from django.db.models import Q, Value
 from django.test.utils import CaptureQueriesContext
 
 from bookings.models import Booking
@@ -115,7 +115,7 @@ def test_it_runs_one_query_through_the_connection_and_builds_the_sql_once(spaces
         query.fetch(space_id=paris.pk, day=date(2026, 12, 24))
         query.fetch(space_id=lille.pk, day=date(2026, 12, 25))
     assert len(captured.captured_queries) == 2  # seen by the debug tools and the query-count tests
-    assert built == [1]
+    assert built == [1, 1]  # twice on the first call (the second checks the slots), never again
 
 
 @pytest.mark.parametrize(
@@ -129,12 +129,23 @@ def test_it_runs_one_query_through_the_connection_and_builds_the_sql_once(spaces
         (lambda pk: Closure.objects.filter(pk=pk).select_related("space"), {"pk": int}, "without joins"),
         (lambda pk: Closure.objects.filter(pk=pk).only("space__name"), {"pk": int}, "own fields"),
         (
+            lambda name: Space.objects.filter(Q(name=name) | Q(slug__startswith=name)).values_list("pk"),
+            {"name": str},
+            "other than as a parameter",
+        ),
+        (
             lambda pk: Closure.objects.filter(pk=pk).annotate(n=Value(1)).values_list("n", "pk"),
             {"pk": int},
             "select order",
         ),
     ],
-    ids=["value-rewritten", "select-related", "deferred-across-a-join", "annotation-in-values-list"],
+    ids=[
+        "value-rewritten",
+        "select-related",
+        "deferred-across-a-join",
+        "value-also-rewritten",
+        "annotation-in-values-list",
+    ],
 )
 def test_a_query_that_cannot_be_prepared_is_refused_at_its_first_call(build, kinds, message):
     query = PreparedQuery(build, **kinds)
@@ -203,3 +214,12 @@ def test_instances_with_deferred_fields_load_the_rest_when_read(spaces, shape, l
     with CaptureQueriesContext(connection) as captured:
         assert closure.end_date == date(2026, 12, 25)
     assert len(captured.captured_queries) == (0 if "end_date" in loaded else 1)
+
+
+def test_an_unsaved_related_object_is_refused_as_save_refuses_it(spaces):
+    from spaces.prepared import PreparedInsert
+
+    with pytest.raises(ValueError, match="unsaved related object"):
+        PreparedInsert(Closure).create(
+            space=Space(name="Pas encore"), start_date=date(2027, 4, 1), end_date=date(2027, 4, 2)
+        )
