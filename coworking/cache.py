@@ -29,6 +29,7 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.filebased import FileBasedCache
 
 HEADER = struct.Struct("<d")  # the expiry, a Unix time (infinity: never)
+FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
 
 
 class FileCache(FileBasedCache):
@@ -88,11 +89,11 @@ class FileCache(FileBasedCache):
         tmp_path = f"{fname}.{os.getpid()}-{threading.get_ident()}.tmp"
         try:
             try:
-                f = open(tmp_path, "wb", buffering=0)  # noqa: SIM115 - closed below, before the rename
+                fd = os.open(tmp_path, FLAGS, 0o600)  # readable by this user only, as the directory
             except FileNotFoundError:  # the directory was removed (clear() does not, a person might)
                 self._createdir()
-                f = open(tmp_path, "wb", buffering=0)  # noqa: SIM115
-            with f:
+                fd = os.open(tmp_path, FLAGS, 0o600)
+            with open(fd, "wb", buffering=0) as f:
                 f.write(data)
             os.replace(tmp_path, fname)
         except BaseException:

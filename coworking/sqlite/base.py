@@ -31,7 +31,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         started = time.monotonic()
         deadline, wait = started + timeout, POLL
         raw = self.connection
-        raw.execute("PRAGMA busy_timeout = 0")  # fail at once: this loop does the waiting
+        with self.wrap_database_errors:
+            raw.execute("PRAGMA busy_timeout = 0")  # fail at once: this loop does the waiting
         try:
             try:
                 self.cursor().execute("BEGIN IMMEDIATE")  # as Django does it: logged with the other queries
@@ -51,7 +52,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 if time.monotonic() - started > POLL_FOR:
                     wait = min(wait * 2, LONGEST_WAIT)
         finally:
-            raw.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            with self.wrap_database_errors:
+                raw.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
 
 
 __all__ = ["DatabaseWrapper", "sqlite3"]

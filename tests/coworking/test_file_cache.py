@@ -122,3 +122,10 @@ def test_a_file_it_cannot_read_is_a_miss_and_is_removed(tmp_path):
     cache.set("k", "v")
     (tmp_path / name).write_bytes(b"\x01")  # shorter than the header
     assert cache.has_key("k") is False
+
+
+def test_entries_are_readable_by_this_user_only(tmp_path):
+    cache = FileCache(str(tmp_path), {})
+    cache.set("k", "v")
+    [name] = os.listdir(tmp_path)
+    assert stat.S_IMODE(os.stat(tmp_path / name).st_mode) == 0o600
