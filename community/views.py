@@ -135,12 +135,19 @@ def alert_delete(request, alert_id: int):
 @csrf_exempt  # a mail client's one-click POST (RFC 8058) carries no CSRF token; the signed token is the key
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request, token: str):
-    """One click, no login: the link in the e-mail carries a signed token naming the member and what to
-    stop. Idempotent, so a mail client that follows the link first does no harm beyond what was asked."""
+    """No login: the link in the e-mail carries a signed token naming the member and what to stop. A GET
+    only asks for confirmation (mail scanners and link previews follow links: they must not unsubscribe
+    anyone); the POST, from that page's button or from the mail client's one-click unsubscribe
+    (List-Unsubscribe-Post), stops it, idempotently."""
     read = notifications.unsubscribe_read(token)
-    if read is None or not services.unsubscribe(user_id=read[0], what=read[1]):
+    what = read[1].split(":")[0] if read is not None else ""
+    if read is None:
         return render(request, "community/unsubscribed.html", {"ok": False}, status=400)
-    return render(request, "community/unsubscribed.html", {"ok": True, "what": read[1].split(":")[0]})
+    if request.method == "GET":
+        return render(request, "community/unsubscribed.html", {"confirm": True, "what": what})
+    if not services.unsubscribe(user_id=read[0], what=read[1]):
+        return render(request, "community/unsubscribed.html", {"ok": False}, status=400)
+    return render(request, "community/unsubscribed.html", {"ok": True, "what": what})
 
 
 # --- who is in ---------------------------------------------------------------------------------------

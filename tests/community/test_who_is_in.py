@@ -176,6 +176,21 @@ def test_the_one_click_link_stops_the_alert_without_signing_in(
     assert not SkillAlert.objects.filter(pk=alert.pk).exists()
 
 
+def test_following_the_alert_link_only_asks_and_the_button_stops_it(
+    client, lille, desks, viewer, camille, django_capture_on_commit_callbacks
+):
+    alert = services.skill_alert_create(user=viewer, skill_name="UX design", space=lille)
+    with django_capture_on_commit_callbacks(execute=True):
+        book(camille, desks[0], TOMORROW)
+    path = urlsplit(CommunityEmail.objects.get().unsubscribe_url).path
+    page = client.get(path)  # a mail scanner or a link preview does this too
+    assert page.status_code == 200
+    assert "Stop this alert?" in page.content.decode() or "Arrêter cette alerte ?" in page.content.decode()
+    assert SkillAlert.objects.filter(pk=alert.pk).exists()
+    assert client.post(path).status_code == 200
+    assert not SkillAlert.objects.filter(pk=alert.pk).exists()
+
+
 def test_a_forged_unsubscribe_link_is_refused(client, viewer):
     alert = services.skill_alert_create(user=viewer, skill_name="UX design")
     response = client.get(reverse("community:unsubscribe", args=[f"forged-alert-{alert.pk}"]))
