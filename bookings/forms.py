@@ -9,17 +9,23 @@ from bookings.models import DayPart
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)  # fullmatch(): "$" would let a newline in
 
 
+def iso_day(value) -> date | None:
+    """The day written YYYY-MM-DD, and only so (date.fromisoformat alone also takes 20261207), or None."""
+    if not isinstance(value, str) or not ISO_DAY.fullmatch(value):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
 class IsoDateField(forms.DateField):
     """A DateField that reads YYYY-MM-DD (what the pages send) before the language's own formats: in French
     those come first, and a grid button's day failed four strptime() calls before it was read."""
 
     def to_python(self, value):
-        if isinstance(value, str) and ISO_DAY.fullmatch(value.strip()):
-            try:
-                return date.fromisoformat(value.strip())
-            except ValueError:
-                raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
-        return super().to_python(value)
+        day = iso_day(value.strip()) if isinstance(value, str) else None
+        return day if day is not None else super().to_python(value)
 
 
 class DayForm(forms.Form):
@@ -36,15 +42,9 @@ def parse_choice(data) -> dict | None:
     when anything is malformed: the grid writes these fields, so there is no field to point at, only
     "This request is not valid." Read without a Form: it runs on every booking POST, and building a Form
     (copying its fields) cost more than reading the two values."""
-    raw_day, raw_choice = data.get("date"), data.get("choice")
-    if not isinstance(raw_day, str) or not isinstance(raw_choice, str) or not ISO_DAY.fullmatch(raw_day):
-        return None
-    found = CHOICE.fullmatch(raw_choice)
-    if found is None:
-        return None
-    try:
-        day = date.fromisoformat(raw_day)
-    except ValueError:
+    day, raw_choice = iso_day(data.get("date")), data.get("choice")
+    found = CHOICE.fullmatch(raw_choice) if isinstance(raw_choice, str) else None
+    if day is None or found is None:
         return None
     kind, raw_id, rest = found.groups()
     parsed = {"date": day, "choice": raw_choice, "kind": kind, "target_id": int(raw_id)}

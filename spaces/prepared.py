@@ -106,14 +106,21 @@ class PreparedQuery:
         self.build, self.using, self.kinds = build, using, kinds
         self._plans: dict[tuple[str, str], _Plan] = {}
 
-    def _compile(self, connection) -> _Plan:
-        stand_ins = {name: _KINDS[kind](i) for i, (name, kind) in enumerate(self.kinds.items())}
+    def _stand_ins(self, first: int) -> dict[str, Any]:
+        return {name: _KINDS[kind](first + i) for i, (name, kind) in enumerate(self.kinds.items())}
+
+    def _built(self, connection, stand_ins: dict[str, Any]):
+        """(compiler, sql, params, shape, model, names) of the QuerySet built with these stand-ins."""
         queryset = self.build(**stand_ins)
         shape, model, names = self._shape(queryset)
         if shape == "instances":
             queryset = queryset.values_list(*names)
         compiler = queryset.query.get_compiler(connection=connection)
-        sql, params = compiler.as_sql()
+        return (compiler, *compiler.as_sql(), shape, model, names)
+
+    def _compile(self, connection) -> _Plan:
+        stand_ins = self._stand_ins(0)
+        compiler, sql, params, shape, model, names = self._built(connection, stand_ins)
         ops = connection.ops
         adapters = {
             int: (_identity,),
@@ -135,18 +142,13 @@ class PreparedQuery:
             )
         # A second build with other stand-ins must give the same SQL and differ exactly at the slots: a
         # value that also reached the SQL rewritten (a LIKE pattern, arithmetic) would differ elsewhere.
-        others = {
-            name: _KINDS[kind](len(self.kinds) + i) for i, (name, kind) in enumerate(self.kinds.items())
-        }
-        other = self.build(**others)
-        if shape == "instances":
-            other = other.values_list(*names)
-        other_sql, other_params = other.query.get_compiler(connection=connection).as_sql()
-        slot_positions = {position for position, _name, _adapt in slots}
-        changed = {
-            position for position, (a, b) in enumerate(zip(params, other_params, strict=True)) if a != b
-        }
-        if other_sql != sql or changed != slot_positions:
+        _compiler, other_sql, other_params, *_rest = self._built(connection, self._stand_ins(len(stand_ins)))
+        slots_at = {position for position, _name, _adapt in slots}
+        same_shape = other_sql == sql and len(other_params) == len(params)
+        if (
+            not same_shape
+            or {i for i, (a, b) in enumerate(zip(params, other_params, strict=True)) if a != b} != slots_at
+        ):
             raise ImproperlyConfigured(
                 f"PreparedQuery: a value reached the SQL other than as a parameter: {sql}"
             )
